@@ -80,7 +80,7 @@ func checkText(field, v string, max int) error {
 // + "city" = "address.city"); other errors pass through.
 func PrefixField(prefix string, err error) error {
 	e, ok := err.(*Error)
-	if !ok || err == nil {
+	if !ok || e == nil {
 		return err
 	}
 	if e.Field == "" {

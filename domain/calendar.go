@@ -189,7 +189,9 @@ func Nth(anchor Date, iv Interval, n int) Date {
 // moves per Nth and the local time of day stays the anchor's, so a charge at
 // 09:00 in Amsterdam stays at 09:00 across DST changes. A local time that
 // does not exist on the target day (the spring-forward gap) is resolved by
-// time.Date, which moves it forward by the gap.
+// time.Date, which moves it forward by the gap; one that happens twice (the
+// fall-back hour) resolves to the later, standard-time instant. Both are
+// pinned by tests, since time.Date does not promise them.
 func NthInstant(anchor time.Time, loc *time.Location, iv Interval, n int) time.Time {
 	local := anchor.In(loc)
 	d := Nth(DateOf(local), iv, n)

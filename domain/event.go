@@ -21,6 +21,16 @@ var ErrUnknownEventType = errors.New("unknown event type")
 // Upcaster rewrites the stored JSON of an older event shape into the current
 // one. It must leave data already in the current shape unchanged, so that
 // upcasters can run on every read without knowing the stored version.
+//
+// How event shapes change: an added optional field needs nothing (old data
+// decodes with the zero value). Any other change — a field renamed, split,
+// or given another type — keeps the stored type name and registers an
+// Upcaster with Codec.Upcast in the aggregate's init; the stored bytes are
+// never rewritten. Stored data has no version number: an upcaster
+// recognises the old shape by its fields, and upcasters of one type run
+// oldest first, each taking the data one shape further. The example is
+// customer.UpcastRegisteredV1, which splits the full "name" of the first
+// customer.registered into first_name and last_name.
 type Upcaster func(data []byte) ([]byte, error)
 
 // Codec turns an aggregate's events into stored (type, JSON) pairs and back,

@@ -90,10 +90,16 @@ func (m Money) Add(o Money) (Money, error) {
 
 // Sub returns m-o, with the rules of Add.
 func (m Money) Sub(o Money) (Money, error) {
-	if o.amount == math.MinInt64 {
+	c, err := m.compatible(o)
+	if err != nil {
+		return Money{}, err
+	}
+	// Checked directly rather than as m + (-o): -MinInt64 does not exist,
+	// yet -1 - MinInt64 is MaxInt64 and must be allowed.
+	if (o.amount < 0 && m.amount > math.MaxInt64+o.amount) || (o.amount > 0 && m.amount < math.MinInt64+o.amount) {
 		return Money{}, ErrAmountOverflow
 	}
-	return m.Add(Money{amount: -o.amount, currency: o.currency})
+	return Money{amount: m.amount - o.amount, currency: c}, nil
 }
 
 // Mul returns m×n, refusing overflow.
@@ -129,10 +135,10 @@ func (m Money) Cmp(o Money) (int, error) {
 // which holds for every currency the business sells in.
 func (m Money) String() string {
 	sign := ""
-	a := m.amount
-	if a < 0 {
+	a := uint64(m.amount)
+	if m.amount < 0 {
 		sign = "-"
-		a = -a
+		a = -a // two's complement: also right for MinInt64
 	}
 	return fmt.Sprintf("%s%d.%02d %s", sign, a/100, a%100, m.currency)
 }
@@ -142,14 +148,25 @@ type moneyJSON struct {
 	Currency Currency `json:"currency"`
 }
 
-// MarshalJSON writes {"amount": <minor units>, "currency": "EUR"}.
+// MarshalJSON writes {"amount": <minor units>, "currency": "EUR"}. The zero
+// Money ("nothing yet", no currency) is written as null, so that it decodes
+// back to itself instead of failing as a Money without a currency.
 func (m Money) MarshalJSON() ([]byte, error) {
+	if m.currency == "" {
+		return []byte("null"), nil
+	}
 	return json.Marshal(moneyJSON{Amount: m.amount, Currency: m.currency})
 }
 
 // UnmarshalJSON reads {"amount": <int>, "currency": "EUR"}; a float amount or
 // a bad currency is an error, so no Money without a currency can be decoded.
+// null decodes to the zero Money; a request field that requires an amount
+// must check for it.
 func (m *Money) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*m = Money{}
+		return nil
+	}
 	var v moneyJSON
 	if err := json.Unmarshal(b, &v); err != nil {
 		return Invalid("amount", "money must be {\"amount\": <integer minor units>, \"currency\": \"EUR\"}")
