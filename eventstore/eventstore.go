@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -125,6 +126,35 @@ func ParsePosition(s string) (Position, error) {
 	}
 	if p.String() != s {
 		return Position{}, fmt.Errorf("parsing position %q: trailing characters", s)
+	}
+	return p, nil
+}
+
+// tokenMinorBits is how many low bits of a token hold Minor. A position
+// whose Minor fits in them and whose Major fits in the rest (43 bits: eight
+// trillion PostgreSQL transactions) is written as one decimal integer.
+const tokenMinorBits = 20
+
+// Token renders p for clients (HTTP's X-Event-Position, the events log's
+// position and cursors): a decimal integer, Major<<20 | Minor, when p fits,
+// which it does for the PostgreSQL store (transaction id, index within the
+// transaction); otherwise String's "major/minor". Tokens of integer form
+// compare like the positions they encode.
+func (p Position) Token() string {
+	if p.Minor < 1<<tokenMinorBits && p.Major < 1<<(63-tokenMinorBits) {
+		return strconv.FormatUint(p.Major<<tokenMinorBits|p.Minor, 10)
+	}
+	return p.String()
+}
+
+// ParseToken reads a token written by Token.
+func ParseToken(s string) (Position, error) {
+	if n, err := strconv.ParseUint(s, 10, 63); err == nil {
+		return Position{Major: n >> tokenMinorBits, Minor: n & (1<<tokenMinorBits - 1)}, nil
+	}
+	p, err := ParsePosition(s)
+	if err != nil {
+		return Position{}, fmt.Errorf("parsing position token %q: want a non-negative integer", s)
 	}
 	return p, nil
 }
