@@ -88,6 +88,10 @@ type RecordedEvent struct {
 	Data       []byte
 	Metadata   Metadata
 	RecordedAt time.Time
+	// Hash links the event into its stream's hash chain (tamper evidence;
+	// see Verifier): SHA-256 over the previous event's Hash and this
+	// event's stored bytes. Nil from a store that keeps no chain.
+	Hash []byte
 }
 
 // Position is a point in the global order of all events. Positions compare

@@ -102,6 +102,7 @@ type Observation struct {
 // (see the package comment). Add consumers with AddConsumer, then call Run.
 type Router struct {
 	pool       *pgxpool.Pool
+	store      eventstore.Store
 	cfg        Config
 	logger     watermill.LoggerAdapter
 	router     *message.Router
@@ -155,6 +156,7 @@ func NewRouter(pool *pgxpool.Pool, store eventstore.Store, cfg Config) (*Router,
 	}
 	return &Router{
 		pool:       pool,
+		store:      store,
 		cfg:        cfg,
 		logger:     logger,
 		router:     router,
@@ -162,6 +164,11 @@ func NewRouter(pool *pgxpool.Pool, store eventstore.Store, cfg Config) (*Router,
 		consumers:  map[string]bool{},
 	}, nil
 }
+
+// Store returns the event store the router's consumers read, for
+// consumers that read more of it than the events they are handed (the read
+// models read an erased customer's history again).
+func (r *Router) Store() eventstore.Store { return r.store }
 
 // AddConsumer registers a consumer: apply is called for every event after the
 // consumer's checkpoint, as Handler describes, with the middleware of the

@@ -504,7 +504,7 @@ func scanEvents(rows pgx.Rows, capacity int) ([]eventstore.RecordedEvent, error)
 	)
 	for rows.Next() {
 		var e eventstore.RecordedEvent
-		if err := rows.Scan(&txID, &txIndex, &id, &e.StreamID, &version, &e.Type, &e.Data, &metadata, &e.RecordedAt); err != nil {
+		if err := rows.Scan(&txID, &txIndex, &id, &e.StreamID, &version, &e.Type, &e.Data, &metadata, &e.RecordedAt, &e.Hash); err != nil {
 			return nil, err
 		}
 		if err := decodeMetadata(metadata, &e.Metadata); err != nil {

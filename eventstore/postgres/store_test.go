@@ -82,10 +82,11 @@ func insertHeld(t *testing.T, pool *pgxpool.Pool, stream string) (pgx.Tx, uuid.U
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
 	id := uuid.New()
-	_, err = tx.Exec(t.Context(), `INSERT INTO eventstore_streams (stream_id, version) VALUES ($1, 1)`, stream)
+	_, err = tx.Exec(t.Context(), `INSERT INTO eventstore_streams (stream_id, version, prev_hash, hash)
+		VALUES ($1, 1, sha256(''), sha256(''))`, stream)
 	require.NoError(t, err)
-	_, err = tx.Exec(t.Context(), `INSERT INTO eventstore_events (event_id, stream_id, version, tx_index, type, data, metadata)
-		VALUES ($1, $2, 1, 0, 'test.held', '{}', '{}')`, id, stream)
+	_, err = tx.Exec(t.Context(), `INSERT INTO eventstore_events (event_id, stream_id, version, tx_index, type, data, metadata, hash)
+		VALUES ($1, $2, 1, 0, 'test.held', '{}', '{}', sha256(''))`, id, stream)
 	require.NoError(t, err)
 	return tx, id
 }
@@ -193,8 +194,8 @@ func TestUniqueViolationIsConcurrencyError(t *testing.T) {
 
 	// An event at version 1 that the streams table does not know about, as
 	// a writer bypassing Append would leave it.
-	_, err := b.pool.Exec(ctx, `INSERT INTO eventstore_events (event_id, stream_id, version, tx_index, type, data, metadata)
-		VALUES ($1, 'bypassed', 1, 0, 'test.bypassed', '{}', '{}')`, uuid.New())
+	_, err := b.pool.Exec(ctx, `INSERT INTO eventstore_events (event_id, stream_id, version, tx_index, type, data, metadata, hash)
+		VALUES ($1, 'bypassed', 1, 0, 'test.bypassed', '{}', '{}', sha256(''))`, uuid.New())
 	require.NoError(t, err)
 
 	_, err = b.store.Append(ctx, "bypassed", eventstore.NoStream{}, event("test.appended"))
