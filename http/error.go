@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/subsd/subsd/domain"
+	"github.com/subsd/subsd/eventstore"
 )
 
 // Kinds the domain never produces but the transport does. They are
@@ -14,12 +15,24 @@ import (
 const (
 	kindMethodNotAllowed domain.Kind = "method_not_allowed"
 	kindUnavailable      domain.Kind = "unavailable"
+	kindUnauthorized     domain.Kind = "unauthorized"
+	kindForbidden        domain.Kind = "forbidden"
+	kindRateLimited      domain.Kind = "rate_limited"
+	kindPrecondition     domain.Kind = "precondition_failed"
+	// kindNotImplemented is a route whose handler belongs to a later issue.
+	kindNotImplemented domain.Kind = "not_implemented"
 )
 
 var (
 	errNotFound         = domain.NotFound("not_found", "no such endpoint")
 	errMethodNotAllowed = &domain.Error{Kind: kindMethodNotAllowed, Code: "method_not_allowed", Message: "the endpoint does not accept this method"}
 	errInternal         = &domain.Error{Code: "internal_error", Message: "internal error"}
+	errUnauthorized     = &domain.Error{Kind: kindUnauthorized, Code: "unauthorized", Message: "a valid bearer token is required (Authorization: Bearer <token>)"}
+	errForbidden        = &domain.Error{Kind: kindForbidden, Code: "forbidden", Message: "the token's role may not call this endpoint"}
+	errRateLimited      = &domain.Error{Kind: kindRateLimited, Code: "rate_limited", Message: "too many requests for this token; retry after the Retry-After delay"}
+	// errVersionMismatch is the answer to a write whose If-Match names a
+	// version the stream has moved past.
+	errVersionMismatch = &domain.Error{Kind: kindPrecondition, Code: "version_mismatch", Message: "the resource has changed since the version given in If-Match"}
 )
 
 // statusOf is the one place an error kind becomes an HTTP status. A kind it
@@ -36,6 +49,16 @@ func statusOf(kind domain.Kind) int {
 		return http.StatusConflict
 	case kindUnavailable:
 		return http.StatusServiceUnavailable
+	case kindUnauthorized:
+		return http.StatusUnauthorized
+	case kindForbidden:
+		return http.StatusForbidden
+	case kindRateLimited:
+		return http.StatusTooManyRequests
+	case kindPrecondition:
+		return http.StatusPreconditionFailed
+	case kindNotImplemented:
+		return http.StatusNotImplemented
 	default:
 		return http.StatusInternalServerError
 	}
@@ -59,11 +82,14 @@ type errorDetail struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var e *domain.Error
 	status := http.StatusInternalServerError
+	if errors.Is(err, eventstore.ErrVersionMismatch) {
+		err = errVersionMismatch
+	}
 	if errors.As(err, &e) {
 		status = statusOf(e.Kind)
 	}
 	if status == http.StatusInternalServerError {
-		s.logger().ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+		s.logger().ErrorContext(r.Context(), "internal error", "method", r.Method, "path", r.URL.Path, "request_id", requestID(r.Context()), "err", err)
 		e = errInternal
 	}
 	writeJSON(w, status, errorResponse{Error: errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}})
@@ -81,4 +107,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(body, '\n'))
+}
+
+// notImplemented answers 501 not_implemented naming the endpoint. It is the
+// handler of routes whose behaviour belongs to a later issue.
+func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, &domain.Error{
+		Kind:    kindNotImplemented,
+		Code:    "not_implemented",
+		Message: r.Method + " " + routeTemplate(r) + " is not implemented yet",
+	})
 }
