@@ -236,9 +236,18 @@ pg_stop_hint() {
 	fi
 }
 
-# install_stripe_mock installs stripe-mock into .data/bin.
-# NOT CALLED YET: scripts/test will call it once the Stripe workers
-# (issue 5) have tests that run against it.
+# install_stripe_mock installs stripe-mock into .data/bin (once per
+# version: go install is skipped when that version is there) and exports
+# STRIPE_MOCK_BIN, where the tests' stripetest package starts it from. The
+# version must match workers/stripe/stripetest.Version.
+STRIPE_MOCK_VERSION=v0.203.0
 install_stripe_mock() {
-	GOBIN="$DATA/bin" go install github.com/stripe/stripe-mock@v0.203.0
+	local bin="$DATA/bin/stripe-mock" stamp="$DATA/bin/stripe-mock.version"
+	if [ ! -x "$bin" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$STRIPE_MOCK_VERSION" ]; then
+		log "installing stripe-mock $STRIPE_MOCK_VERSION into .data/bin"
+		mkdir -p "$DATA/bin"
+		GOBIN="$DATA/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+		printf '%s\n' "$STRIPE_MOCK_VERSION" >"$stamp"
+	fi
+	export STRIPE_MOCK_BIN="$bin"
 }

@@ -61,6 +61,7 @@ func TestComposeFile(t *testing.T) {
 	cfg, err := parseConfig(env(vars))
 	require.NoError(t, err)
 	require.NotEmpty(t, cfg.EventStoreURL, "the compose stack keeps events in EventStoreDB")
+	require.Contains(t, vars, "DATA_KEY", "serve refuses to start without a DATA_KEY")
 	var tokenRoles []string
 	for _, tok := range cfg.Tokens {
 		tokenRoles = append(tokenRoles, tok.Role)

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net"
+	netmail "net/mail"
 	"net/url"
 	"slices"
 	"strconv"
@@ -18,6 +20,11 @@ import (
 
 	esdbclient "github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/subsd/subsd/eventstore/crypto"
+
+	"github.com/subsd/subsd/domain"
+	"github.com/subsd/subsd/workers/pdf"
 )
 
 // Defaults of the variables API.md's "Running" table gives one.
@@ -25,6 +32,9 @@ const (
 	defaultDatabaseURL      = "postgres://localhost:5432/subsd"
 	defaultHTTPAddr         = ":8080"
 	defaultBusinessTimeZone = "Europe/Amsterdam"
+	// Rate limits per token: generous for people and scripts, a stop for
+	// a runaway client (see http.DefaultRateLimit).
+	defaultRateLimitRPS = 100
 )
 
 // roles are the API roles a token may carry (API.md, "Auth").
@@ -60,16 +70,40 @@ type Config struct {
 	// tokens when API_TOKENS is unset and logs as text.
 	Dev bool
 
+	// DataKey is DATA_KEY decoded: the 32-byte master key that wraps the
+	// customers' data keys (eventstore/crypto). Nil when unset; serve and
+	// replay refuse to start without it, except in dev mode, which
+	// generates one (openStore).
+	DataKey []byte
+
 	StripeSecretKey     string
 	StripeAPIBase       string // empty: Stripe's own API
 	StripeWebhookSecret string
 	SMTPURL             *url.URL // nil: not configured
+	// MailFromName and MailFrom are the sender of emails while the email
+	// settings name none (MAIL_FROM, "Name <address>" or an address).
+	MailFromName string
+	MailFrom     domain.Email
+
+	// Business is who issues the invoices and receives returns: the
+	// invoice PDF's seller block and the return label's addressee
+	// (BUSINESS_NAME, BUSINESS_ADDRESS "street; zipcode; city; CC",
+	// BUSINESS_RETURN_ADDRESS, BUSINESS_VAT_NUMBER). Without
+	// BUSINESS_ADDRESS no PDF can be made: GET /v1/invoices/{id}/pdf
+	// answers 501 and return-label emails wait.
+	Business *pdf.Business
 
 	// BusinessTimeZone is the zone shipping days and charge dates are
 	// computed in.
 	BusinessTimeZone *time.Location
 	// TestClock enables the test-clock endpoints (TEST_CLOCK=1).
 	TestClock bool
+
+	// RateLimitRPS is each API token's sustained request rate
+	// (RATE_LIMIT_RPS); 0 turns rate limiting off.
+	RateLimitRPS float64
+	// RateLimitBurst is each token's burst (RATE_LIMIT_BURST).
+	RateLimitBurst int
 }
 
 // Token is one API bearer token and the role it grants.
@@ -126,6 +160,12 @@ func parseConfig(getenv func(string) string) (Config, error) {
 		fail("TEST_CLOCK", "%v", err)
 	}
 
+	if k := getenv("DATA_KEY"); k != "" {
+		if cfg.DataKey, err = parseDataKey(k); err != nil {
+			fail("DATA_KEY", "%v", err)
+		}
+	}
+
 	// Stripe keys are checked by prefix only: it catches the usual mix-ups
 	// (a publishable pk_ key, or the webhook secret in the wrong variable).
 	cfg.StripeSecretKey = getenv("STRIPE_SECRET_KEY")
@@ -158,12 +198,65 @@ func parseConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 
+	if v := strings.TrimSpace(getenv("MAIL_FROM")); v != "" {
+		if a, err := netmail.ParseAddress(v); err != nil {
+			fail("MAIL_FROM", `want an address or "Name <address>", got %q`, v)
+		} else if e, err := domain.ParseEmail(a.Address); err != nil {
+			fail("MAIL_FROM", "%v", err)
+		} else {
+			cfg.MailFromName, cfg.MailFrom = a.Name, e
+		}
+	}
+	// Every business variable is read, set or not, so that the list of
+	// variables parseConfig reads is the same whatever is set.
+	businessName := getenvDefault(getenv, "BUSINESS_NAME", "subsd")
+	businessVAT := getenv("BUSINESS_VAT_NUMBER")
+	businessReturn := getenv("BUSINESS_RETURN_ADDRESS")
+	if v := getenv("BUSINESS_ADDRESS"); v != "" {
+		b := &pdf.Business{Name: businessName, VATNumber: businessVAT, Email: cfg.MailFrom}
+		var err error
+		if b.Address, err = pdf.ParseAddress(v); err != nil {
+			fail("BUSINESS_ADDRESS", "%v", err)
+		}
+		if businessReturn != "" {
+			if b.ReturnAddress, err = pdf.ParseAddress(businessReturn); err != nil {
+				fail("BUSINESS_RETURN_ADDRESS", "%v", err)
+			}
+		}
+		if err := b.Validate(); err == nil {
+			cfg.Business = b
+		} else if len(errs) == 0 {
+			fail("BUSINESS_NAME", "%v", err)
+		}
+	} else if businessReturn != "" {
+		fail("BUSINESS_RETURN_ADDRESS", "needs BUSINESS_ADDRESS too")
+	}
+
 	zone := getenvDefault(getenv, "BUSINESS_TIME_ZONE", defaultBusinessTimeZone)
 	if zone == "Local" {
 		// "Local" would make charge dates depend on the machine's zone.
 		fail("BUSINESS_TIME_ZONE", `want an IANA zone name such as "Europe/Amsterdam", not "Local"`)
 	} else if cfg.BusinessTimeZone, err = time.LoadLocation(zone); err != nil {
 		fail("BUSINESS_TIME_ZONE", "unknown time zone %q", zone)
+	}
+
+	cfg.RateLimitRPS = defaultRateLimitRPS
+	if v := getenv("RATE_LIMIT_RPS"); v != "" {
+		rps, err := strconv.ParseFloat(v, 64)
+		if err != nil || rps < 0 || math.IsInf(rps, 0) || math.IsNaN(rps) {
+			fail("RATE_LIMIT_RPS", "want requests per second per token, a number ≥ 0 (0 turns limiting off), got %q", v)
+		} else {
+			cfg.RateLimitRPS = rps
+		}
+	}
+	cfg.RateLimitBurst = int(math.Ceil(2 * cfg.RateLimitRPS))
+	if v := getenv("RATE_LIMIT_BURST"); v != "" {
+		burst, err := strconv.Atoi(v)
+		if err != nil || burst < 1 {
+			fail("RATE_LIMIT_BURST", "want a whole number of requests ≥ 1, got %q", v)
+		} else {
+			cfg.RateLimitBurst = burst
+		}
 	}
 
 	if err := errors.Join(errs...); err != nil {
@@ -223,6 +316,22 @@ func parseTokens(s string) ([]Token, error) {
 		tokens = append(tokens, Token{Role: role, Secret: secret})
 	}
 	return tokens, nil
+}
+
+// parseDataKey reads DATA_KEY: 32 bytes in base64 (standard or URL
+// alphabet, padded or not), as `openssl rand -base64 32` prints them. Its
+// errors never quote the key.
+func parseDataKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if key, err := enc.DecodeString(s); err == nil {
+			if len(key) != crypto.MasterKeySize {
+				return nil, fmt.Errorf("want %d bytes in base64 (openssl rand -base64 32), got %d bytes", crypto.MasterKeySize, len(key))
+			}
+			return key, nil
+		}
+	}
+	return nil, fmt.Errorf("want %d bytes in base64 (openssl rand -base64 32), got something that is not base64", crypto.MasterKeySize)
 }
 
 // generateTokens makes one random token per role, for dev mode.

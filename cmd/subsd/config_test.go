@@ -5,12 +5,23 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/subsd/subsd/http"
 )
 
-// env returns a getenv over vars.
+// env returns a getenv over vars. DATA_KEY, which serve and replay require,
+// is testDataKey unless vars names it (an empty value leaves it unset).
 func env(vars map[string]string) func(string) string {
-	return func(name string) string { return vars[name] }
+	return func(name string) string {
+		if v, ok := vars[name]; ok || name != "DATA_KEY" {
+			return v
+		}
+		return testDataKey
+	}
 }
+
+// testDataKey is the DATA_KEY of the tests: 32 bytes, base64.
+const testDataKey = "c3Vic2QgdGVzdCBkYXRhIGtleSwgMzIgYnl0ZXMhISE="
 
 const (
 	adminToken   = "admin-token-0123456789"
@@ -50,8 +61,10 @@ func TestParseConfigEverythingSet(t *testing.T) {
 		"SMTP_URL":              "smtp://user:pass@mail:1025",
 		"BUSINESS_TIME_ZONE":    "America/New_York",
 		"TEST_CLOCK":            "1",
+		"DATA_KEY":              testDataKey,
 	}))
 	require.NoError(t, err)
+	require.Equal(t, []byte("subsd test data key, 32 bytes!!!"), cfg.DataKey)
 
 	require.Equal(t, "db.internal", cfg.Database.ConnConfig.Host)
 	require.Equal(t, "subsd-api", cfg.Database.ConnConfig.RuntimeParams["application_name"], "the URL's application_name wins")
@@ -103,6 +116,13 @@ func TestParseConfigErrors(t *testing.T) {
 		{"SMTPNotAURL", map[string]string{"SMTP_URL": "smtp://user:p%zz@mail"}, []string{"SMTP_URL:", "not a URL"}},
 		{"ZoneUnknown", map[string]string{"BUSINESS_TIME_ZONE": "Europe/Atlantis"}, []string{"BUSINESS_TIME_ZONE:", `"Europe/Atlantis"`}},
 		{"ZoneLocal", map[string]string{"BUSINESS_TIME_ZONE": "Local"}, []string{"BUSINESS_TIME_ZONE:", "IANA"}},
+		{"RateNotANumber", map[string]string{"RATE_LIMIT_RPS": "fast"}, []string{"RATE_LIMIT_RPS:", `"fast"`}},
+		{"RateNegative", map[string]string{"RATE_LIMIT_RPS": "-1"}, []string{"RATE_LIMIT_RPS:", "≥ 0"}},
+		{"RateInfinite", map[string]string{"RATE_LIMIT_RPS": "+Inf"}, []string{"RATE_LIMIT_RPS:"}},
+		{"BurstZero", map[string]string{"RATE_LIMIT_BURST": "0"}, []string{"RATE_LIMIT_BURST:", "≥ 1"}},
+		{"BurstFraction", map[string]string{"RATE_LIMIT_BURST": "2.5"}, []string{"RATE_LIMIT_BURST:"}},
+		{"DataKeyShort", map[string]string{"DATA_KEY": "c2hvcnQta2V5LTE2Ynl0ZQ=="}, []string{"DATA_KEY:", "want 32 bytes", "got 16 bytes"}},
+		{"DataKeyNotBase64", map[string]string{"DATA_KEY": "hunter2 is my key!"}, []string{"DATA_KEY:", "not base64"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -112,7 +132,7 @@ func TestParseConfigErrors(t *testing.T) {
 				require.Contains(t, err.Error(), want)
 			}
 			// No secret ever reaches an error message.
-			for _, secret := range []string{"hunter2", adminToken, auditorToken, "admin token 0123456789", "p%zz", "pk_test_123", "sk_test_123"} {
+			for _, secret := range []string{"hunter2", "c2hvcnQta2V5LTE2Ynl0ZQ==", adminToken, auditorToken, "admin token 0123456789", "p%zz", "pk_test_123", "sk_test_123"} {
 				require.NotContains(t, err.Error(), secret)
 			}
 		})
@@ -132,6 +152,25 @@ func TestParseConfigReportsEveryError(t *testing.T) {
 	require.Error(t, err)
 	for _, name := range []string{"DATABASE_URL:", "HTTP_ADDR:", "API_TOKENS:", "BUSINESS_TIME_ZONE:"} {
 		require.Contains(t, err.Error(), name)
+	}
+}
+
+func TestParseConfigRateLimit(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		rps, burst string
+		want       http.RateLimit
+	}{
+		{"", "", http.RateLimit{PerSecond: 100, Burst: 200}},
+		{"20", "", http.RateLimit{PerSecond: 20, Burst: 40}},
+		{"0.5", "", http.RateLimit{PerSecond: 0.5, Burst: 1}},
+		{"20", "5", http.RateLimit{PerSecond: 20, Burst: 5}},
+		{"0", "", http.RateLimit{PerSecond: -1}},
+		{"0", "7", http.RateLimit{PerSecond: -1}},
+	} {
+		cfg, err := parseConfig(env(map[string]string{"RATE_LIMIT_RPS": tt.rps, "RATE_LIMIT_BURST": tt.burst}))
+		require.NoError(t, err)
+		require.Equal(t, tt.want, rateLimit(cfg), "RATE_LIMIT_RPS=%q RATE_LIMIT_BURST=%q", tt.rps, tt.burst)
 	}
 }
 
@@ -181,5 +220,7 @@ func TestKnownVariablesMatchAPIRunningTable(t *testing.T) {
 		names = append(names, name)
 	}
 	require.ElementsMatch(t, strings.Fields(`DATABASE_URL EVENTSTORE_URL HTTP_ADDR API_TOKENS SUBSD_DEV
-		STRIPE_SECRET_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET SMTP_URL BUSINESS_TIME_ZONE TEST_CLOCK`), names)
+		STRIPE_SECRET_KEY STRIPE_API_BASE STRIPE_WEBHOOK_SECRET SMTP_URL BUSINESS_TIME_ZONE TEST_CLOCK
+		RATE_LIMIT_RPS RATE_LIMIT_BURST DATA_KEY
+		MAIL_FROM BUSINESS_NAME BUSINESS_ADDRESS BUSINESS_RETURN_ADDRESS BUSINESS_VAT_NUMBER`), names)
 }

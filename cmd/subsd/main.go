@@ -1,6 +1,6 @@
 // Command subsd is the subscription-commerce service: one binary whose
-// subcommands serve the API (and, later, run projections and workers),
-// apply migrations and check the database.
+// subcommands serve the API and run the projections (and, later, the
+// workers), apply migrations, rebuild read models and check the database.
 //
 // Configuration comes from the environment (see Config); run `subsd help`
 // for the subcommands.
@@ -52,15 +52,23 @@ commands:
   serve [--role=all|api|projector|worker] [--drain-timeout=20s]
           apply migrations, then serve until SIGINT or SIGTERM
   migrate apply migrations and exit
+  replay [--projection=NAME]
+          rebuild the read models (or one) from the event log into fresh
+          tables and swap them in; serving processes may keep running
   dbcheck [--create] [--database=NAME]
           exit 0 if DATABASE_URL answers, printing its URL (with --database,
           the URL of database NAME on the same server; with --create, create
           the database if it does not exist)
+  verify [--max-broken=100] [--quiet]
+          check the hash chain of every stream of the event log; print the
+          first broken link of each broken stream and exit 1 if any
   version print the version
 
 Configuration is read from the environment: DATABASE_URL, EVENTSTORE_URL,
 HTTP_ADDR, API_TOKENS, STRIPE_SECRET_KEY, STRIPE_API_BASE,
-STRIPE_WEBHOOK_SECRET, SMTP_URL, BUSINESS_TIME_ZONE, TEST_CLOCK, SUBSD_DEV.
+STRIPE_WEBHOOK_SECRET, SMTP_URL, MAIL_FROM, BUSINESS_NAME, BUSINESS_ADDRESS,
+BUSINESS_RETURN_ADDRESS, BUSINESS_VAT_NUMBER, BUSINESS_TIME_ZONE, TEST_CLOCK,
+RATE_LIMIT_RPS, RATE_LIMIT_BURST, SUBSD_DEV.
 See README.md.
 `
 
@@ -87,8 +95,12 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return runServe(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args, getenv, stderr)
+	case "replay":
+		return runReplay(ctx, args, getenv, stdout, stderr)
 	case "dbcheck":
 		return runDBCheck(ctx, args, getenv, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, args, getenv, stdout, stderr)
 	case "version":
 		if err := parseFlags(flag.NewFlagSet("version", flag.ContinueOnError), args, stderr); err != nil {
 			return err

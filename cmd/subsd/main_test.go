@@ -172,7 +172,7 @@ func TestServeNotReadyWithoutDatabase(t *testing.T) {
 		"DATABASE_URL": dbURL,
 		"API_TOKENS":   "admin:" + adminToken,
 	})
-	s.logs.waitFor(t, "migrations applied; ready")
+	s.logs.waitFor(t, "ready")
 
 	dropDatabase(t, dbURL, databaseName(t, dbURL))
 
@@ -190,17 +190,18 @@ func TestServeNotReadyWithoutDatabase(t *testing.T) {
 func TestServeRoles(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
-	for _, tt := range []struct{ role, msg string }{
-		{"projector", "projector role: no projections exist yet, nothing to run besides health endpoints (issue 5)"},
-		{"worker", "worker role: no workers exist yet, nothing to run besides health endpoints (issue 5)"},
-	} {
+	for _, role := range []string{"projector", "worker"} {
 		// Sequential: both migrate the same database.
-		t.Run(tt.role, func(t *testing.T) {
+		t.Run(role, func(t *testing.T) {
 			// A role without the API needs no tokens.
-			s := startServe(t, map[string]string{"DATABASE_URL": dbURL}, "--role="+tt.role)
-			s.logs.waitFor(t, tt.msg)
+			s := startServe(t, map[string]string{"DATABASE_URL": dbURL}, "--role="+role)
+			rec := s.logs.waitFor(t, "ready")
+			require.Equal(t, role, rec["role"])
 			status, _ := s.get(t, "/readyz")
 			require.Equal(t, http.StatusOK, status)
+			// Without the API, only the operational routes are served.
+			status, _ = s.get(t, "/v1/customers")
+			require.Equal(t, http.StatusNotFound, status)
 			require.NoError(t, s.shutdown(t))
 		})
 	}
@@ -228,7 +229,7 @@ func TestServeDevModeGeneratesTokens(t *testing.T) {
 		}), &stdout, logs)
 	}()
 	// Dev mode logs text, not JSON.
-	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "msg=\"migrations applied; ready\"") },
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "msg=ready") },
 		30*time.Second, 10*time.Millisecond, "logs:\n%s", logs)
 	cancel()
 	require.NoError(t, <-done)

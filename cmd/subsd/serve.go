@@ -9,14 +9,21 @@ import (
 	"log/slog"
 	"net"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
 
+	"github.com/subsd/subsd/command"
 	"github.com/subsd/subsd/eventstore"
 	"github.com/subsd/subsd/eventstore/esdb"
 	"github.com/subsd/subsd/eventstore/eventrouter"
 	"github.com/subsd/subsd/eventstore/postgres"
 	"github.com/subsd/subsd/http"
+	"github.com/subsd/subsd/projections"
+	"github.com/subsd/subsd/workers"
+	"github.com/subsd/subsd/workers/mail"
+	"github.com/subsd/subsd/workers/stripe"
 )
 
 // runServe applies migrations and runs the role's parts until ctx is done,
@@ -59,8 +66,6 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "SUBSD_DEV=1 and API_TOKENS unset: generated API tokens for this run "+
 			"(export this line to keep them across restarts):\nAPI_TOKENS=%s\n", formatTokens(cfg.Tokens))
 	}
-	// cfg.Tokens is checked above so that a misconfigured deployment fails
-	// now; the API routes that authenticate with them arrive with issue 4.
 
 	pool, err := pgxpool.NewWithConfig(ctx, cfg.Database)
 	if err != nil {
@@ -68,7 +73,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer pool.Close()
 
-	store, closeStore, err := openEventStore(ctx, cfg, pool, logger)
+	store, closeStore, err := openStore(ctx, &cfg, pool, logger, stdout)
 	if err != nil {
 		return err
 	}
@@ -87,14 +92,100 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"version", version,
 	)
 
-	var migrated atomic.Bool
+	runsAPI := *role == "all" || *role == "api"
+	runsProjector := *role == "all" || *role == "projector"
+	// The workers (River's, and the reactors that feed them) run in the
+	// worker role; every role can enqueue jobs.
+	runsWorkers := *role == "all" || *role == "worker"
+	clock := &serviceClock{}
+
+	metrics := http.NewMetrics()
+	appendStore := metrics.InstrumentStore(store)
+	// Under the test clock every append of this process is tracked, so
+	// that an advance waits for the consumers to apply what its jobs
+	// appended (see workers.Advancer.Appends).
+	var appends *workers.AppendTracker
+	if cfg.TestClock {
+		appends = workers.TrackAppends(appendStore)
+		appendStore = appends
+	}
+	reader := projections.NewReader(pool,
+		projections.WithStore(store),
+		projections.WithClock(clock.Now),
+		projections.WithLocation(cfg.BusinessTimeZone),
+		projections.WithLogger(logger),
+	)
+	defer reader.Close()
+	metrics.SetProjectionLagFunc(func(ctx context.Context) (map[string]int64, error) {
+		statuses, err := reader.Statuses(ctx)
+		if err != nil {
+			return nil, err
+		}
+		lags := make(map[string]int64, len(statuses))
+		for _, st := range statuses {
+			if st.Lag >= 0 {
+				lags[st.Name] = st.Lag
+			}
+		}
+		return lags, nil
+	})
+
+	commands := command.New(command.Deps{
+		Store:    appendStore,
+		Pool:     pool,
+		Clock:    clock.Now,
+		Location: cfg.BusinessTimeZone,
+		DataKeys: store, // erasure destroys keys in the encrypting store (store.go)
+	})
+	parts, err := newWorkerParts(cfg, pool, appendStore, clock.Now, logger)
+	if err != nil {
+		return err
+	}
+	var jobWorkers *river.Workers
+	if runsWorkers {
+		jobWorkers = river.NewWorkers()
+		workers.AddDueWorkers(jobWorkers, workers.Deps{
+			Pool: pool, Store: appendStore, Commands: commands, Clock: clock.Now,
+			Location: cfg.BusinessTimeZone, Logger: logger,
+		})
+		parts.addWorkers(jobWorkers)
+	}
+	jobs, err := workers.NewClient(pool, workers.ClientConfig{Workers: jobWorkers, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if parts.payments != nil {
+		parts.payments.Jobs = jobs
+	}
+	due := workers.NewDueWork(pool, jobs, cfg.BusinessTimeZone, logger)
+	testClock := &lazyTestClock{clock: clock}
+
+	// ready is set once this process's part is ready: migrations applied
+	// and, where projections run, their read models at this build's
+	// version. projecting is whether the projections' router runs.
+	var ready, projecting atomic.Bool
 	srv := &http.Server{
-		Logger:       logger,
-		DrainTimeout: *drain,
+		Logger:         logger,
+		DrainTimeout:   *drain,
+		Store:          appendStore,
+		Log:            store, // the auditors' endpoints read the store itself (issue 6)
+		Pool:           pool,
+		Reader:         reader,
+		Tokens:         tokenRoles(cfg.Tokens),
+		Clock:          clock.Now,
+		Location:       cfg.BusinessTimeZone,
+		TestClock:      cfg.TestClock,
+		Jobs:           jobs,
+		Scheduler:      workers.Scheduler{Due: due, Clock: clock.Now},
+		Payments:       parts.httpPayments(),
+		InvoicePDF:     parts.invoicePDF(),
+		RateLimit:      rateLimit(cfg),
+		Metrics:        metrics,
+		OperationsOnly: !runsAPI,
 		Checks: []http.Check{
 			{Name: "database", CheckFunc: pool.Ping},
 			{Name: "migrations", CheckFunc: func(context.Context) error {
-				if !migrated.Load() {
+				if !ready.Load() {
 					return errors.New("migrations not applied yet")
 				}
 				return nil
@@ -102,38 +193,194 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			{Name: "event_store", CheckFunc: store.Ping},
 		},
 	}
+	var reacting atomic.Bool // whether the reactors' router runs
+	if runsWorkers {
+		srv.Checks = append(srv.Checks, http.Check{Name: "reactors", CheckFunc: func(context.Context) error {
+			if ready.Load() && !reacting.Load() {
+				return errors.New("the reactors' router is not running")
+			}
+			return nil
+		}})
+	}
+	if runsProjector {
+		srv.Checks = append(srv.Checks, http.Check{Name: "projections", CheckFunc: func(context.Context) error {
+			if ready.Load() && !projecting.Load() {
+				return errors.New("the projections' router is not running")
+			}
+			return nil
+		}})
+	}
+	if cfg.TestClock {
+		srv.TestClockControl = testClock
+	}
+	if runsAPI {
+		srv.Commands = commands
+	}
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(serveCtx, ln) }()
 
-	if err := migrate(ctx, cfg, pool); err != nil {
+	// stopped is a clean exit when ctx ends while starting up.
+	stopped := func(err error) error {
 		stopServing()
 		<-served
 		if ctx.Err() != nil {
-			return nil // stopped while migrating: a clean exit
+			return nil
 		}
 		return err
 	}
-	migrated.Store(true)
-	logger.Info("migrations applied; ready")
+	if err := migrate(ctx, cfg, pool); err != nil {
+		return stopped(err)
+	}
+	logger.Info("migrations applied")
 
-	switch *role {
-	case "all":
-		logger.Info("serving the API; projections and workers have nothing to run yet (issues 4 and 5)")
-	case "api":
-		logger.Info("serving the API")
-	case "projector":
-		logger.Info("projector role: no projections exist yet, nothing to run besides health endpoints (issue 5)")
-	case "worker":
-		logger.Info("worker role: no workers exist yet, nothing to run besides health endpoints (issue 5)")
+	if cfg.TestClock {
+		tc, err := workers.OpenTestClock(ctx, pool)
+		if err != nil {
+			return stopped(err)
+		}
+		clock.test.Store(tc)
+		go tc.Run(ctx, testClockRefresh)
+		testClock.advancer.Store(&workers.Advancer{
+			Clock: tc, Due: due, Jobs: jobs, Store: store, Pool: pool,
+			Consumers: append(projections.Names(), workers.ReactorNames()...), Appends: appends,
+		})
+		logger.Warn("TEST_CLOCK=1: the service's time is the test clock's", "now", tc.Now().Format(time.RFC3339Nano))
 	}
 
-	if err := <-served; err != nil {
-		return err
+	// The projections run on a context of their own, cancelled once HTTP
+	// has drained (or failed).
+	routerCtx, stopRouter := context.WithCancel(ctx)
+	defer stopRouter()
+	routed := make(chan struct{})
+	if runsProjector {
+		start := time.Now()
+		if err := projections.Ensure(ctx, pool, store); err != nil {
+			return stopped(fmt.Errorf("bringing the read models to this version: %w", err))
+		}
+		logger.Info("read models ready", "projections", projections.Names(), "took", time.Since(start).Round(time.Millisecond))
+		go func() {
+			defer close(routed)
+			runConsumers(routerCtx, "projections", func(r *eventrouter.Router) { projections.Register(r) }, pool, store, metrics, logger, &projecting)
+		}()
+	} else {
+		close(routed)
+	}
+	reacted := make(chan struct{})
+	if runsWorkers {
+		reactors := &workers.Reactors{
+			Store: appendStore, Commands: commands, Jobs: jobs, Clock: clock.Now,
+			Location: cfg.BusinessTimeZone, Logger: logger,
+		}
+		go func() {
+			defer close(reacted)
+			runConsumers(routerCtx, "reactors", reactors.Register, pool, store, metrics, logger, &reacting)
+		}()
+		// River runs on a context signals do not cancel: cancelling its
+		// start context is a hard stop; Stop below is the graceful drain.
+		if err := jobs.Start(context.WithoutCancel(ctx)); err != nil {
+			return stopped(fmt.Errorf("starting River: %w", err))
+		}
+	} else {
+		close(reacted)
+	}
+	ready.Store(true)
+
+	// One "ready" record says what this process runs.
+	runs := map[string]string{
+		"all":       "the API, the projections, the reactors and River's workers",
+		"api":       "the API",
+		"projector": "the projections; HTTP serves health, readiness and metrics only",
+		"worker":    "the reactors and River's workers; HTTP serves health, readiness and metrics only",
+	}[*role]
+	logger.Info("ready", "role", *role, "runs", runs)
+
+	// HTTP runs until ctx ends (then drains) or fails; the projections
+	// stop after it.
+	serveErr := <-served
+	stopRouter()
+	<-routed
+	<-reacted
+	if runsWorkers {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), riverStopTimeout)
+		if err := jobs.Stop(stopCtx); err != nil {
+			logger.Warn("River did not drain in time; its running jobs were cancelled and will be retried", "err", err)
+		}
+		cancel()
+	}
+	if serveErr != nil {
+		return serveErr
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// Restart pauses of runProjections.
+const (
+	projectorMinBackoff = time.Second
+	projectorMaxBackoff = 30 * time.Second
+)
+
+// runConsumers runs the consumers register adds (the projections, or the
+// reactors) on an event router until ctx is done. A router that stops on its own (the database went away, say) is
+// replaced by a new one after a pause that doubles up to
+// projectorMaxBackoff, so a database outage pauses the read models instead
+// of ending the process; running tells readiness whether a router runs.
+// Stopping a router anywhere is safe: each event's effects and checkpoint
+// commit together.
+func runConsumers(ctx context.Context, what string, register func(*eventrouter.Router), pool *pgxpool.Pool, store eventstore.Store, metrics *http.Metrics, logger *slog.Logger, running *atomic.Bool) {
+	backoff := projectorMinBackoff
+	for {
+		router, err := eventrouter.NewRouter(pool, store, eventrouter.Config{
+			Logger:      logger,
+			ObserveFunc: metrics.ObserveProjection,
+			// Transactions end with ctx at once; this bounds Watermill's
+			// wait for handlers that were still starting.
+			CloseTimeout: 5 * time.Second,
+		})
+		if err == nil {
+			register(router)
+			started := time.Now()
+			running.Store(true)
+			err = router.Run(ctx)
+			running.Store(false)
+			if time.Since(started) > time.Minute {
+				backoff = projectorMinBackoff
+			}
+		}
+		if ctx.Err() != nil {
+			if err != nil {
+				logger.Warn(what+" stopped uncleanly at shutdown", "err", err)
+			}
+			return
+		}
+		logger.Error(what+" stopped; restarting", "err", err, "retry_in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, projectorMaxBackoff)
+	}
+}
+
+// tokenRoles turns the configured tokens into the HTTP server's table.
+func tokenRoles(tokens []Token) map[string]http.Role {
+	m := make(map[string]http.Role, len(tokens))
+	for _, t := range tokens {
+		m[t.Secret] = http.Role(t.Role)
+	}
+	return m
+}
+
+// rateLimit turns RATE_LIMIT_RPS and RATE_LIMIT_BURST into the server's
+// setting; RATE_LIMIT_RPS=0 turns it off.
+func rateLimit(cfg Config) http.RateLimit {
+	if cfg.RateLimitRPS == 0 {
+		return http.RateLimit{PerSecond: -1}
+	}
+	return http.RateLimit{PerSecond: cfg.RateLimitRPS, Burst: cfg.RateLimitBurst}
 }
 
 // eventStoreWithPing is what serve needs of an event store adapter: the
@@ -166,9 +413,12 @@ func eventStoreKind(cfg Config) string {
 
 // migrate applies every migration the service needs. The PostgreSQL event
 // store's tables exist only when it holds the events; the event router's
-// checkpoints live in PostgreSQL beside the read models whichever store holds
-// the events, so they are always migrated. Both are idempotent, so serve and
-// migrate may run them on every start.
+// checkpoints, the HTTP idempotency keys, the command package's number
+// series and the projections' registry live in PostgreSQL whichever store
+// holds the events, so they are always migrated. All are idempotent, so
+// serve and migrate may run them on every start. (Read models themselves
+// are not migrated: a projection whose version changed is rebuilt by
+// projections.Ensure when a projector starts.)
 func migrate(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
 	if cfg.EventStoreURL == "" {
 		if err := postgres.Migrate(ctx, pool); err != nil {
@@ -177,6 +427,27 @@ func migrate(ctx context.Context, cfg Config, pool *pgxpool.Pool) error {
 	}
 	if err := eventrouter.Migrate(ctx, pool); err != nil {
 		return fmt.Errorf("migrating the event router's checkpoints: %w", err)
+	}
+	if err := migrateDataKeys(ctx, cfg, pool); err != nil {
+		return err
+	}
+	if err := http.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrating the idempotency keys: %w", err)
+	}
+	if err := command.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrating the number series: %w", err)
+	}
+	if err := projections.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrating the projections' registry: %w", err)
+	}
+	if err := workers.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrating River and the workers' tables: %w", err)
+	}
+	if err := stripe.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrating the Stripe webhook inbox: %w", err)
+	}
+	if err := mail.Migrate(ctx, pool); err != nil {
+		return fmt.Errorf("migrating the mail delivery ledger: %w", err)
 	}
 	return nil
 }
