@@ -329,6 +329,37 @@ func TestWebhooksInAnyOrder(t *testing.T) {
 	})
 }
 
+// TestWebhookWithContractMetadata: a payment_intent event that carries only
+// the metadata API.md promises (invoice_id, customer_id, subscription_id,
+// no payment_id) settles the attempt that recorded its intent; an intent
+// the invoice never recorded settles nothing.
+func TestWebhookWithContractMetadata(t *testing.T) {
+	t.Parallel()
+	b := paySetup(t, false)
+	ctx := context.Background()
+	contractEvent := func(eventID, typ string, inv invoice.State, intent, status string) map[string]any {
+		return stripetest.Event(eventID, typ, stripetest.PaymentIntent(intent, status, inv.Amount.Amount(), string(inv.Amount.Currency()),
+			map[string]string{"invoice_id": string(inv.ID), "customer_id": string(inv.CustomerID), "subscription_id": string(inv.SubscriptionID)}))
+	}
+
+	inv := b.subscribe(t, "pm_card_visa")
+	require.NoError(t, b.payments.Charge(ctx, inv.ID, 1, workers.ChargeRun{}))
+	st, v := b.invoice(t, inv.ID)
+
+	_, err := b.deliver(t, contractEvent("evt_c1", stripe.EventPaymentIntentSucceeded, st, "pi_unknown_to_us", "succeeded"))
+	require.NoError(t, err)
+	_, v2 := b.invoice(t, inv.ID)
+	require.Equal(t, v, v2)
+	rec, err := b.payments.Inbox.Record(ctx, "evt_c1")
+	require.NoError(t, err)
+	require.Contains(t, rec.Outcome, "ignored")
+
+	_, err = b.deliver(t, contractEvent("evt_c2", stripe.EventPaymentIntentSucceeded, st, st.Attempts[0].PaymentIntentID, "succeeded"))
+	require.NoError(t, err)
+	st, _ = b.invoice(t, inv.ID)
+	require.Equal(t, invoice.StatusPaid, st.Status)
+}
+
 // TestWebhookRefusesAndIgnores: a bad signature is ErrInvalidSignature (400);
 // events the service did not cause are acknowledged and ignored (so Stripe
 // stops retrying them), and the inbox says why.

@@ -98,10 +98,23 @@ func (p *Payments) applyStripeEvent(ctx context.Context, e stripe.Event) (string
 
 func (p *Payments) applyPaymentIntent(ctx context.Context, e stripe.Event, md eventstore.Metadata, key string) (string, eventstore.Position, error) {
 	pi := e.PaymentIntent
-	inv, err1 := domain.ParseInvoiceID(pi.Metadata.InvoiceID)
-	pay, err2 := domain.ParsePaymentID(pi.Metadata.PaymentID)
-	if err1 != nil || err2 != nil {
-		return p.ignored(ctx, e, "not a payment intent of this service (no invoice_id and payment_id metadata)")
+	inv, err := domain.ParseInvoiceID(pi.Metadata.InvoiceID)
+	if err != nil {
+		return p.ignored(ctx, e, "not a payment intent of this service (no invoice_id metadata)")
+	}
+	pay, err := domain.ParsePaymentID(pi.Metadata.PaymentID)
+	if err != nil {
+		// API.md names invoice_id, customer_id and subscription_id as how
+		// webhooks are matched; payment_id is ours, added to every intent
+		// we create. An event without it is matched to its attempt by the
+		// intent's id, or else to the invoice's attempt still waiting for
+		// Stripe's answer.
+		var ok bool
+		if pay, ok, err = p.attemptForIntent(ctx, inv, pi.ID); err != nil {
+			return "", eventstore.Position{}, err
+		} else if !ok {
+			return p.ignored(ctx, e, "no attempt of invoice "+string(inv)+" matches payment intent "+pi.ID)
+		}
 	}
 	o := outcome{intent: pi.ID}
 	switch e.Type {
@@ -129,6 +142,29 @@ func (p *Payments) applyPaymentIntent(ctx context.Context, e stripe.Event, md ev
 		return "applied: nothing new", eventstore.Position{}, nil
 	}
 	return "applied", res.Position, nil
+}
+
+// attemptForIntent finds the attempt of invoice id that a PaymentIntent
+// without payment_id metadata settles: the attempt that recorded that
+// intent, else the latest attempt while it is pending with no intent
+// recorded yet (the webhook outran the worker recording Stripe's answer).
+// An intent the invoice does not know is never taken for another's.
+func (p *Payments) attemptForIntent(ctx context.Context, id domain.InvoiceID, intent string) (domain.PaymentID, bool, error) {
+	st, _, err := eventstore.Load(ctx, p.Store, invoice.Aggregate, invoice.Stream(id))
+	if err != nil {
+		return "", false, fmt.Errorf("loading invoice %s: %w", id, err)
+	}
+	for _, a := range st.Attempts {
+		if intent != "" && a.PaymentIntentID == intent {
+			return a.PaymentID, true, nil
+		}
+	}
+	if n := len(st.Attempts); n > 0 {
+		if last := st.Attempts[n-1]; last.Status == invoice.AttemptStatusPending && last.PaymentIntentID == "" {
+			return last.PaymentID, true, nil
+		}
+	}
+	return "", false, nil
 }
 
 // applyChargeRefunded records the charge's refunds on its invoice. The
