@@ -14,7 +14,7 @@ import (
 //
 //	{"id", "version" (the order stream's), "number", "status", "delivery_method", "customer_id",
 //	 "subscription_id"|null, "created_at", "shipped_on", "canceled_at"|null, "cancel_reason"|null,
-//	 "billing_address", "shipping_address"|null (null: ships to the billing address),
+//	 "billing_address", "shipping_address" (where it ships: the billing address when the order has no other),
 //	 "items": [{product_id|null, name, quantity, unit_price, total, included_in_plan}],
 //	 "subtotal", "discount", "vat": {rate_bp, amount}, "total",
 //	 "shipping": {tracking_code, tracking_url, carrier, sent_at, corrected_at}|null,
@@ -132,8 +132,14 @@ func (st *orderPageState) render(id string) Document {
 	w.strOrNull(o.CancelReason)
 	w.key("billing_address")
 	w.address(o.BillingAddress)
+	// The page's Details section shows where the parcel goes; an order
+	// without its own shipping address ships to the billing address.
 	w.key("shipping_address")
-	w.addressPtr(o.ShippingAddress)
+	if o.ShippingAddress != nil {
+		w.address(*o.ShippingAddress)
+	} else {
+		w.address(o.BillingAddress)
+	}
 	w.key("items")
 	w.arr()
 	for _, it := range o.Items {
