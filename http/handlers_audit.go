@@ -101,7 +101,12 @@ func newAuditEvent(e eventstore.RecordedEvent, data []byte) auditEvent {
 
 // positionJSON renders a position token as a JSON integer when it is one.
 func positionJSON(p eventstore.Position) json.RawMessage {
-	token := p.Token()
+	return tokenJSON(p.Token())
+}
+
+// tokenJSON renders a position token as a JSON integer when it is one (the
+// PostgreSQL store's, as in X-Event-Position), else as a string.
+func tokenJSON(token string) json.RawMessage {
 	if _, err := strconv.ParseUint(token, 10, 64); err == nil {
 		return json.RawMessage(token)
 	}

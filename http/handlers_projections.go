@@ -29,9 +29,15 @@ func (s *Server) handleListProjections(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// The position is shown as the events log and X-Event-Position show
+	// it: a number with the PostgreSQL store.
+	type status struct {
+		projections.Status
+		Position json.RawMessage `json:"position"`
+	}
 	data := make([]json.RawMessage, len(sts))
 	for i, st := range sts {
-		if data[i], err = json.Marshal(st); err != nil {
+		if data[i], err = json.Marshal(status{Status: st, Position: tokenJSON(st.Position)}); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
