@@ -15,23 +15,30 @@ type tokenEntry struct {
 }
 
 // authenticate returns the role of r's bearer token, comparing it with every
-// configured token in constant time (there are a handful), so that response
-// timing tells nothing about how close a guess was.
+// configured token in constant time (there are a handful, see tokenRole), so
+// that response timing tells nothing about how close a guess was.
 func (s *Server) authenticate(r *http.Request) (token string, role Role, ok bool) {
 	scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") {
 		return "", "", false
 	}
 	token = strings.TrimSpace(token)
+	role, ok = s.tokenRole(token)
+	return token, role, ok
+}
+
+// tokenRole returns the role of a configured token, comparing token with
+// every configured one in constant time.
+func (s *Server) tokenRole(token string) (role Role, ok bool) {
 	if token == "" {
-		return "", "", false
+		return "", false
 	}
 	for _, t := range s.tokens {
 		if subtle.ConstantTimeCompare(t.secret, []byte(token)) == 1 {
 			role, ok = t.role, true
 		}
 	}
-	return token, role, ok
+	return role, ok
 }
 
 // authorize answers 401 unauthorized to a request without a known bearer

@@ -97,6 +97,9 @@ type Server struct {
 	// Metrics collects the request metrics and serves /metrics; nil means a
 	// NewMetrics of the Server's own.
 	Metrics *Metrics
+	// JobsUI is River's web UI (workers.NewJobsUI with prefix JobsUIPath),
+	// mounted at JobsUIPath for admins; nil leaves that path 404.
+	JobsUI http.Handler
 
 	// Set up by Handler.
 	once     sync.Once
@@ -128,6 +131,9 @@ func (s *Server) Handler() http.Handler {
 			continue
 		}
 		r.Handle(rt.path, s.routeHandler(rt)).Methods(rt.method)
+	}
+	if s.JobsUI != nil && !s.OperationsOnly {
+		r.PathPrefix(JobsUIPath).Handler(s.jobsUI())
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		s.writeError(w, req, errNotFound)

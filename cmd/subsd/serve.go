@@ -215,6 +215,16 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	if runsAPI {
 		srv.Commands = commands
+		// River's UI at /admin/jobs; its background services run until
+		// serve ends.
+		ui, err := workers.NewJobsUI(jobs, http.JobsUIPath, logger)
+		if err != nil {
+			return fmt.Errorf("setting up River's UI: %w", err)
+		}
+		if err := ui.Start(ctx); err != nil {
+			return fmt.Errorf("starting River's UI: %w", err)
+		}
+		srv.JobsUI = ui
 	}
 	serveCtx, stopServing := context.WithCancel(ctx)
 	defer stopServing()
