@@ -101,31 +101,41 @@ find_pg_bin() {
 	return 1
 }
 
-# install_postgres installs the PostgreSQL server with the OS package
-# manager, through sudo when we are not root.
-install_postgres() {
-	local sudo=""
+# os_install WHAT ADVICE APT DNF APK BREW... installs WHAT with the OS
+# package manager, through sudo when we are not root: package APT with
+# apt-get, DNF with dnf, APK with apk, or BREW... (arguments to brew install,
+# --cask NAME say) with Homebrew. ADVICE ends the error when it cannot.
+os_install() {
+	local what=$1 advice=$2 apt=$3 dnf=$4 apk=$5 sudo=""
+	shift 5
 	if ! is_root && ! command -v brew >/dev/null; then
 		command -v sudo >/dev/null ||
-			die "PostgreSQL is not installed, and installing it needs root or sudo. Install the PostgreSQL server (initdb, pg_ctl), or set DATABASE_URL to a server that answers."
+			die "$what is not installed, and installing it needs root or sudo. $advice"
 		sudo=sudo
 	fi
 	if command -v apt-get >/dev/null; then
-		log "installing PostgreSQL with apt-get"
+		log "installing $what with apt-get"
 		$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
-		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$apt"
 	elif command -v dnf >/dev/null; then
-		log "installing PostgreSQL with dnf"
-		$sudo dnf install -y postgresql-server
+		log "installing $what with dnf"
+		$sudo dnf install -y "$dnf"
 	elif command -v apk >/dev/null; then
-		log "installing PostgreSQL with apk"
-		$sudo apk add --no-cache postgresql
+		log "installing $what with apk"
+		$sudo apk add --no-cache "$apk"
 	elif command -v brew >/dev/null; then
-		log "installing PostgreSQL with Homebrew"
-		brew install postgresql@17
+		log "installing $what with Homebrew"
+		brew install "$@"
 	else
-		die "PostgreSQL is not installed and no package manager I know (apt-get, dnf, apk, brew) is: install the PostgreSQL server, or set DATABASE_URL to a server that answers."
+		die "$what is not installed and no package manager I know (apt-get, dnf, apk, brew) is. $advice"
 	fi
+}
+
+# install_postgres installs the PostgreSQL server with the OS package
+# manager, through sudo when we are not root.
+install_postgres() {
+	os_install PostgreSQL "Install the PostgreSQL server (initdb, pg_ctl), or set DATABASE_URL to a server that answers." \
+		postgresql postgresql-server postgresql postgresql@17
 }
 
 # prepare_pg_root sets PG_ROOT, the real directory of the private cluster
@@ -250,4 +260,45 @@ install_stripe_mock() {
 		printf '%s\n' "$STRIPE_MOCK_VERSION" >"$stamp"
 	fi
 	export STRIPE_MOCK_BIN="$bin"
+}
+
+# find_chromium prints the path of a Chromium (or Chrome) to drive headless:
+# $CHROMIUM_PATH if it is one, else the first of the usual names on PATH,
+# else the macOS application.
+CHROMIUM_NAMES=(chromium chromium-browser google-chrome google-chrome-stable)
+find_chromium() {
+	local name app
+	if [ -n "${CHROMIUM_PATH:-}" ] && [ -x "$CHROMIUM_PATH" ]; then
+		printf '%s\n' "$CHROMIUM_PATH"
+		return 0
+	fi
+	for name in "${CHROMIUM_NAMES[@]}"; do
+		if command -v "$name" >/dev/null; then
+			command -v "$name"
+			return 0
+		fi
+	done
+	for app in "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome" "/Applications/Chromium.app/Contents/MacOS/Chromium"; do
+		if [ -x "$app" ]; then
+			printf '%s\n' "$app"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# install_chromium installs Chromium with the OS package manager unless one
+# is there already (then it says nothing), and exports CHROMIUM_PATH, the
+# browser the tests drive headless (cmd/subsd's browser tests).
+install_chromium() {
+	local bin
+	if [ -n "${CHROMIUM_PATH:-}" ] && [ ! -x "$CHROMIUM_PATH" ]; then
+		log "CHROMIUM_PATH=$CHROMIUM_PATH is not an executable; looking for another Chromium"
+	fi
+	if ! bin=$(find_chromium); then
+		os_install Chromium "Install Chromium or Google Chrome, or set CHROMIUM_PATH to its binary." \
+			chromium chromium chromium --cask google-chrome
+		bin=$(find_chromium) || die "Chromium was installed but is still not found (looked for ${CHROMIUM_NAMES[*]} on PATH)"
+	fi
+	export CHROMIUM_PATH="$bin"
 }
