@@ -84,6 +84,8 @@ func (s *Server) writeDoc(w http.ResponseWriter, r *http.Request, doc projection
 	if doc.Version > 0 {
 		h.Set("ETag", etag(doc.Version))
 	}
+	// The length is known: the body goes out in one piece, not chunked.
+	h.Set("Content-Length", strconv.Itoa(len(doc.JSON)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(doc.JSON)
 }
