@@ -1,6 +1,7 @@
 // Command subsd is the subscription-commerce service: one binary whose
-// subcommands serve the API and run the projections (and, later, the
-// workers), apply migrations, rebuild read models and check the database.
+// subcommands serve the API and run the projections and the workers, apply
+// migrations, rebuild read models, verify the event log's hash chains and
+// check the database.
 //
 // Configuration comes from the environment (see Config); run `subsd help`
 // for the subcommands.
