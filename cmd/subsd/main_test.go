@@ -197,10 +197,14 @@ func TestServeRoles(t *testing.T) {
 			s := startServe(t, map[string]string{"DATABASE_URL": dbURL}, "--role="+role)
 			rec := s.logs.waitFor(t, "ready")
 			require.Equal(t, role, rec["role"])
-			status, _ := s.get(t, "/readyz")
-			require.Equal(t, http.StatusOK, status)
+			// The routers start after the "ready" record (readiness checks
+			// that they run), so /readyz may need a moment more.
+			require.Eventually(t, func() bool {
+				status, _ := s.get(t, "/readyz")
+				return status == http.StatusOK
+			}, 30*time.Second, 20*time.Millisecond, "never ready; logs:\n%s", s.logs)
 			// Without the API, only the operational routes are served.
-			status, _ = s.get(t, "/v1/customers")
+			status, _ := s.get(t, "/v1/customers")
 			require.Equal(t, http.StatusNotFound, status)
 			require.NoError(t, s.shutdown(t))
 		})
