@@ -314,7 +314,7 @@ func TestOrders(t *testing.T) {
 
 	_, err = b.svc.PutEmailSettings(ctx, b.md, settings.ChangeEmailSettings{TrackAndTraceEnabled: true, ChargeReminderDaysBefore: 3, FromName: "Vivlab", FromAddress: "hi@vivlab.example"}, ptr(uint64(0)))
 	require.NoError(t, err)
-	st, err := b.svc.EmailSettings(ctx)
+	st, err := b.svc.Settings(ctx)
 	require.NoError(t, err)
 	require.True(t, st.Settings.Email().TrackAndTraceEnabled)
 	require.Equal(t, uint64(1), st.Version)

@@ -117,3 +117,7 @@ func FuzzDecodeEmailSettings(f *testing.F) {
 		`{"track_and_trace_enabled":true,"charge_reminder_days_before":3,"from_name":"Shop","from_address":"shop@example.com"}`,
 		`{"charge_reminder_days_before":-1}`)
 }
+
+func FuzzDecodeDunningSettings(f *testing.F) {
+	fuzzDecode[dunningSettingsRequest](f, `{"retry_days":[1,3,5,7],"final_action":"cancel_at_period_end"}`, `{"retry_days":[1.5],"final_action":null}`)
+}

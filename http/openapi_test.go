@@ -118,6 +118,7 @@ var requestBodies = map[string]any{
 	"POST /v1/orders":                                            createOrderRequest{},
 	"POST /v1/orders/{id}/tracking":                              trackingRequest{},
 	"PUT /v1/settings/email":                                     emailSettingsRequest{},
+	"PUT /v1/settings/dunning":                                   dunningSettingsRequest{},
 	"POST /v1/customers/{id}/return-label":                       struct{}{},
 	"POST /v1/subscriptions/{id}/pause":                          struct{}{},
 	"POST /v1/subscriptions/{id}/resume":                         struct{}{},

@@ -95,6 +95,8 @@ func (s *Server) routes() []route {
 
 		{method: get, path: "/v1/settings/email", roles: adminAuditor, handler: s.handleGetEmailSettings, summary: "Email settings"},
 		{method: put, path: "/v1/settings/email", roles: adminOnly, handler: s.handlePutEmailSettings, summary: "Replace the email settings"},
+		{method: get, path: "/v1/settings/dunning", roles: adminAuditor, handler: s.handleGetDunningSettings, summary: "Dunning settings: retry days after a failed charge and the final action"},
+		{method: put, path: "/v1/settings/dunning", roles: adminOnly, handler: s.handlePutDunningSettings, summary: "Replace the dunning settings"},
 
 		{method: post, path: "/v1/webhooks/stripe", public: true, handler: s.handleStripeWebhook, summary: "Stripe webhook events, verified by Stripe-Signature"},
 		{method: post, path: "/v1/scheduler/shipments", roles: adminScheduler, handler: s.handleScheduleShipments, summary: "Enqueue due shipments"},

@@ -382,6 +382,34 @@ func TestAPIDashboard(t *testing.T) {
 	require.Equal(t, put.body, s.do(t, call{Method: "GET", Path: "/v1/settings/email", Token: auditorToken}).ok(t, http.StatusOK))
 	s.do(t, call{Method: "GET", Path: "/v1/settings/email", Token: supportToken}).fails(t, http.StatusForbidden, "forbidden", "")
 
+	// The dunning policy: the defaults of API.md until changed.
+	require.Equal(t, map[string]any{"retry_days": []any{num(1), num(3), num(5), num(7)}, "final_action": "cancel_at_period_end", "version": num(1)},
+		s.do(t, call{Method: "GET", Path: "/v1/settings/dunning", Token: auditorToken}).ok(t, http.StatusOK))
+	for _, bad := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"final_action": "cancel_now"}, "retry_days"},
+		{map[string]any{"retry_days": []int{1}}, "final_action"},
+		{map[string]any{"retry_days": []int{3, 1}, "final_action": "cancel_now"}, "retry_days[1]"},
+		{map[string]any{"retry_days": []int{0}, "final_action": "cancel_now"}, "retry_days[0]"},
+		{map[string]any{"retry_days": []int{1}, "final_action": "shrug"}, "final_action"},
+	} {
+		s.do(t, call{Method: "PUT", Path: "/v1/settings/dunning", Body: bad.body}).fails(t, http.StatusBadRequest, "invalid_field", bad.field)
+	}
+	s.do(t, call{Method: "PUT", Path: "/v1/settings/dunning", Body: map[string]any{"retry_days": []int{1}, "final_action": "cancel_now", "max": 3}}).
+		fails(t, http.StatusBadRequest, "unknown_field", "max")
+	dunning := map[string]any{"retry_days": []int{2, 4}, "final_action": "keep_past_due"}
+	s.do(t, call{Method: "PUT", Path: "/v1/settings/dunning", Token: supportToken, Body: dunning}).fails(t, http.StatusForbidden, "forbidden", "")
+	s.do(t, call{Method: "PUT", Path: "/v1/settings/dunning", Body: dunning, Header: map[string]string{"If-Match": "7"}}).
+		fails(t, http.StatusPreconditionFailed, "version_mismatch", "")
+	put = s.do(t, call{Method: "PUT", Path: "/v1/settings/dunning", Body: dunning, Header: map[string]string{"If-Match": "1"}})
+	require.Equal(t, map[string]any{"retry_days": []any{num(2), num(4)}, "final_action": "keep_past_due", "version": num(2)}, put.ok(t, http.StatusOK))
+	require.Equal(t, put.body, s.do(t, call{Method: "GET", Path: "/v1/settings/dunning", Token: auditorToken}).ok(t, http.StatusOK))
+	// No retries at all is a policy too.
+	put = s.do(t, call{Method: "PUT", Path: "/v1/settings/dunning", Body: map[string]any{"retry_days": []int{}, "final_action": "cancel_now"}})
+	require.Equal(t, []any{}, put.ok(t, http.StatusOK)["retry_days"])
+
 	ord = s.do(t, call{Method: "POST", Path: "/v1/orders/" + ordID + "/tracking", Token: supportToken, Body: track}).ok(t, http.StatusOK)
 	require.Equal(t, "sent", ord["status"])
 	require.Equal(t, "3SABC123", at(t, ord, "shipping.tracking_code"))
