@@ -37,11 +37,7 @@ func (s *Service) Settings(ctx context.Context) (SettingsResult, error) {
 func (s *Service) PutEmailSettings(ctx context.Context, md eventstore.Metadata, c settings.ChangeEmailSettings, ifMatch *uint64) (SettingsResult, error) {
 	md, now := s.begin(md)
 	c.At = now
-	res, w, err := execute(ctx, s, settings.Aggregate, settings.Stream(), options(md, ifMatch), settings.Command(c))
-	if err != nil {
-		return SettingsResult{}, err
-	}
-	return SettingsResult{Settings: res.State, Written: w}, nil
+	return s.changeSettings(ctx, md, c, ifMatch)
 }
 
 // PutDunningSettings replaces the dunning policy as a whole
@@ -53,7 +49,12 @@ func (s *Service) PutEmailSettings(ctx context.Context, md eventstore.Metadata, 
 func (s *Service) PutDunningSettings(ctx context.Context, md eventstore.Metadata, c settings.ChangeDunning, ifMatch *uint64) (SettingsResult, error) {
 	md, now := s.begin(md)
 	c.At = now
-	res, w, err := execute(ctx, s, settings.Aggregate, settings.Stream(), options(md, ifMatch), settings.Command(c))
+	return s.changeSettings(ctx, md, c, ifMatch)
+}
+
+// changeSettings runs c against the settings stream.
+func (s *Service) changeSettings(ctx context.Context, md eventstore.Metadata, c settings.Command, ifMatch *uint64) (SettingsResult, error) {
+	res, w, err := execute(ctx, s, settings.Aggregate, settings.Stream(), options(md, ifMatch), c)
 	if err != nil {
 		return SettingsResult{}, err
 	}

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/subsd/subsd/command"
@@ -35,10 +36,46 @@ func emailSettingsDoc(r command.SettingsResult) emailSettingsResponse {
 	}
 }
 
-// handleGetEmailSettings is GET /v1/settings/email. The settings are one
-// short stream, read directly from the event store, so the answer is always
-// current (X-Min-Position is still validated and honoured).
+// handleGetEmailSettings is GET /v1/settings/email.
 func (s *Server) handleGetEmailSettings(w http.ResponseWriter, r *http.Request) {
+	s.getSettings(w, r, func(res command.SettingsResult) any { return emailSettingsDoc(res) })
+}
+
+// handlePutEmailSettings is PUT /v1/settings/email (admin; If-Match
+// honoured).
+func (s *Server) handlePutEmailSettings(w http.ResponseWriter, r *http.Request) {
+	var req emailSettingsRequest
+	s.putSettings(w, r, &req, func(ctx context.Context, ifm *uint64) (settingsAnswer, error) {
+		switch {
+		case req.TrackAndTraceEnabled == nil:
+			return settingsAnswer{}, required("track_and_trace_enabled")
+		case req.ChargeReminderDaysBefore == nil:
+			return settingsAnswer{}, required("charge_reminder_days_before")
+		case req.FromName == nil:
+			return settingsAnswer{}, required("from_name")
+		case req.FromAddress == nil:
+			return settingsAnswer{}, required("from_address")
+		}
+		res, err := s.Commands.PutEmailSettings(ctx, s.metadata(r), settings.ChangeEmailSettings{
+			TrackAndTraceEnabled: *req.TrackAndTraceEnabled, ChargeReminderDaysBefore: *req.ChargeReminderDaysBefore,
+			FromName: *req.FromName, FromAddress: domain.Email(*req.FromAddress),
+		}, ifm)
+		return settingsAnswer{res, emailSettingsDoc(res)}, err
+	})
+}
+
+// settingsAnswer is a settings command's result and the document it
+// answers with.
+type settingsAnswer struct {
+	res command.SettingsResult
+	doc any
+}
+
+// getSettings answers a GET of the settings with view's document. The
+// settings are one short stream, read directly from the event store, so the
+// answer is always current (X-Min-Position is still validated and
+// honoured).
+func (s *Server) getSettings(w http.ResponseWriter, r *http.Request, view func(command.SettingsResult) any) {
 	if err := s.waitMinPosition(r); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -49,46 +86,29 @@ func (s *Server) handleGetEmailSettings(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	w.Header().Set("ETag", etag(res.Version))
-	writeJSON(w, http.StatusOK, emailSettingsDoc(res))
+	writeJSON(w, http.StatusOK, view(res))
 }
 
-// handlePutEmailSettings is PUT /v1/settings/email (admin; If-Match
-// honoured).
-func (s *Server) handlePutEmailSettings(w http.ResponseWriter, r *http.Request) {
+// putSettings decodes a PUT of the settings into req, then lets run check
+// it and change the settings (with the If-Match version), and answers with
+// the document run returns.
+func (s *Server) putSettings(w http.ResponseWriter, r *http.Request, req any, run func(ctx context.Context, ifm *uint64) (settingsAnswer, error)) {
 	ifm, err := ifMatch(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	var req emailSettingsRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := decodeJSON(w, r, req); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	switch {
-	case req.TrackAndTraceEnabled == nil:
-		err = required("track_and_trace_enabled")
-	case req.ChargeReminderDaysBefore == nil:
-		err = required("charge_reminder_days_before")
-	case req.FromName == nil:
-		err = required("from_name")
-	case req.FromAddress == nil:
-		err = required("from_address")
-	}
+	a, err := run(r.Context(), ifm)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.Commands.PutEmailSettings(r.Context(), s.metadata(r), settings.ChangeEmailSettings{
-		TrackAndTraceEnabled: *req.TrackAndTraceEnabled, ChargeReminderDaysBefore: *req.ChargeReminderDaysBefore,
-		FromName: *req.FromName, FromAddress: domain.Email(*req.FromAddress),
-	}, ifm)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag(res.Version))
-	s.writeCommandResult(w, r, http.StatusOK, emailSettingsDoc(res), res.Position)
+	w.Header().Set("ETag", etag(a.res.Version))
+	s.writeCommandResult(w, r, http.StatusOK, a.doc, a.res.Position)
 }
 
 // dunningSettingsRequest is the body of PUT /v1/settings/dunning: the whole
@@ -118,52 +138,25 @@ func dunningSettingsDoc(r command.SettingsResult) dunningSettingsResponse {
 	return dunningSettingsResponse{RetryDays: days, FinalAction: string(d.FinalAction), Version: r.Version}
 }
 
-// handleGetDunningSettings is GET /v1/settings/dunning, read like the email
-// settings.
+// handleGetDunningSettings is GET /v1/settings/dunning.
 func (s *Server) handleGetDunningSettings(w http.ResponseWriter, r *http.Request) {
-	if err := s.waitMinPosition(r); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.Commands.Settings(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag(res.Version))
-	writeJSON(w, http.StatusOK, dunningSettingsDoc(res))
+	s.getSettings(w, r, func(res command.SettingsResult) any { return dunningSettingsDoc(res) })
 }
 
 // handlePutDunningSettings is PUT /v1/settings/dunning (admin; If-Match
 // honoured): API.md's "configurable" retry schedule and final action.
 func (s *Server) handlePutDunningSettings(w http.ResponseWriter, r *http.Request) {
-	ifm, err := ifMatch(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	var req dunningSettingsRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	switch {
-	case req.RetryDays == nil:
-		err = required("retry_days")
-	case req.FinalAction == nil:
-		err = required("final_action")
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	res, err := s.Commands.PutDunningSettings(r.Context(), s.metadata(r), settings.ChangeDunning{
-		RetryDays: *req.RetryDays, FinalAction: settings.FinalAction(*req.FinalAction),
-	}, ifm)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("ETag", etag(res.Version))
-	s.writeCommandResult(w, r, http.StatusOK, dunningSettingsDoc(res), res.Position)
+	s.putSettings(w, r, &req, func(ctx context.Context, ifm *uint64) (settingsAnswer, error) {
+		switch {
+		case req.RetryDays == nil:
+			return settingsAnswer{}, required("retry_days")
+		case req.FinalAction == nil:
+			return settingsAnswer{}, required("final_action")
+		}
+		res, err := s.Commands.PutDunningSettings(ctx, s.metadata(r), settings.ChangeDunning{
+			RetryDays: *req.RetryDays, FinalAction: settings.FinalAction(*req.FinalAction),
+		}, ifm)
+		return settingsAnswer{res, dunningSettingsDoc(res)}, err
+	})
 }
