@@ -45,10 +45,16 @@ func (s *Server) tokenRole(token string) (role Role, ok bool) {
 // token and 403 forbidden to one whose role rt does not admit; otherwise it
 // records the role in the request's info and calls next.
 func (s *Server) authorize(rt *route, next http.Handler) http.Handler {
+	return s.authorizeWith(rt, s.authenticate, `Bearer realm="subsd"`, next)
+}
+
+// authorizeWith is authorize with the given authentication and the
+// WWW-Authenticate challenge of its 401.
+func (s *Server) authorizeWith(rt *route, authenticate func(*http.Request) (string, Role, bool), challenge string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, role, ok := s.authenticate(r)
+		token, role, ok := authenticate(r)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="subsd"`)
+			w.Header().Set("WWW-Authenticate", challenge)
 			s.writeError(w, r, errUnauthorized)
 			return
 		}

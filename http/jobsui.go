@@ -19,33 +19,27 @@ var jobsUIRoute = route{path: JobsUIPath + "/", roles: adminOnly}
 // a page; a request without credentials gets the Basic challenge, so the
 // browser asks for them. The token's rate limit applies as on the API.
 func (s *Server) jobsUI() http.Handler {
-	next := s.rateLimit(s.JobsUI)
+	authorized := s.authorizeWith(&jobsUIRoute, s.authenticateBearerOrBasic, `Basic realm="subsd jobs", charset="UTF-8"`,
+		s.rateLimit(s.JobsUI))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info(r.Context()).route = &jobsUIRoute
 		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		token, role, ok := s.authenticate(r)
-		if !ok {
-			token, role, ok = s.authenticateBasic(r)
-		}
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Basic realm="subsd jobs", charset="UTF-8"`)
-			s.writeError(w, r, errUnauthorized)
-			return
-		}
-		ri := info(r.Context())
-		ri.token, ri.role = token, role
-		if !jobsUIRoute.allows(role, r) {
-			s.writeError(w, r, errForbidden)
-			return
-		}
 		// River's UI answers its own paths; a path that merely starts
 		// with the prefix (/admin/jobsfoo) is not one of them.
 		if r.URL.Path != JobsUIPath && !strings.HasPrefix(r.URL.Path, JobsUIPath+"/") {
 			s.writeError(w, r, errNotFound)
 			return
 		}
-		next.ServeHTTP(w, r)
+		authorized.ServeHTTP(w, r)
 	})
+}
+
+// authenticateBearerOrBasic is authenticate, or else authenticateBasic.
+func (s *Server) authenticateBearerOrBasic(r *http.Request) (string, Role, bool) {
+	if token, role, ok := s.authenticate(r); ok {
+		return token, role, ok
+	}
+	return s.authenticateBasic(r)
 }
 
 // authenticateBasic is authenticate for HTTP Basic credentials whose

@@ -14,8 +14,6 @@ import (
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"github.com/subsd/subsd/workers"
@@ -34,16 +32,7 @@ func TestJobsUIInChromium(t *testing.T) {
 	browser := findChromium(t)
 	s := startAPI(t)
 
-	// A job no worker takes yet: scheduled an hour from now.
-	pool, err := pgxpool.New(t.Context(), s.dbURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	client, err := workers.NewClient(pool, workers.ClientConfig{})
-	require.NoError(t, err)
-	inserted, err := client.Insert(t.Context(), workers.SendEmailArgs{EmailID: "eml_0123456789abcdef0123456789abcdef"},
-		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
-	require.NoError(t, err)
-	jobID := strconv.FormatInt(inserted.Job.ID, 10)
+	jobID := strconv.FormatInt(s.scheduleJob(t), 10)
 	pageURL := s.baseURL + "/admin/jobs/jobs?state=scheduled"
 
 	// A hung browser must not hang the test run.
@@ -77,7 +66,7 @@ func TestJobsUIInChromium(t *testing.T) {
 
 	// The token goes with every request of the tab: the page itself and
 	// the API calls its JavaScript makes.
-	_, err = chromedp.Call(tab, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+	_, err := chromedp.Call(tab, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
 		Headers: network.Headers{"Authorization": "Bearer " + adminToken},
 	})
 	require.NoError(t, err)

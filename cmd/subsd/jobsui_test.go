@@ -21,16 +21,7 @@ import (
 func TestJobsUI(t *testing.T) {
 	t.Parallel()
 	s := startAPI(t)
-
-	// A job no worker takes yet: scheduled an hour from now.
-	pool, err := pgxpool.New(t.Context(), s.dbURL)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	client, err := workers.NewClient(pool, workers.ClientConfig{})
-	require.NoError(t, err)
-	inserted, err := client.Insert(t.Context(), workers.SendEmailArgs{EmailID: "eml_0123456789abcdef0123456789abcdef"},
-		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
-	require.NoError(t, err)
+	jobID := s.scheduleJob(t)
 
 	get := func(path string, auth func(*http.Request)) (*http.Response, string) {
 		t.Helper()
@@ -86,10 +77,25 @@ func TestJobsUI(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(body), &list), body)
 		var kinds []string
 		for _, j := range list.Data {
-			if j.ID == inserted.Job.ID {
+			if j.ID == jobID {
 				kinds = append(kinds, j.Kind)
 			}
 		}
 		require.Equal(t, []string{workers.KindSendEmail}, kinds, body)
 	}
+}
+
+// scheduleJob inserts a send_email job that no worker takes yet (it is
+// scheduled an hour from now) and returns its id.
+func (s *apiServer) scheduleJob(t *testing.T) int64 {
+	t.Helper()
+	pool, err := pgxpool.New(t.Context(), s.dbURL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	client, err := workers.NewClient(pool, workers.ClientConfig{})
+	require.NoError(t, err)
+	inserted, err := client.Insert(t.Context(), workers.SendEmailArgs{EmailID: "eml_0123456789abcdef0123456789abcdef"},
+		&river.InsertOpts{ScheduledAt: time.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	return inserted.Job.ID
 }
