@@ -2,6 +2,7 @@ package http
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/subsd/subsd/command"
@@ -39,13 +40,25 @@ type productRequest struct {
 	Quantity        *int             `json:"quantity"`
 	Interval        *domain.Interval `json:"interval"`
 	FirstShipmentOn domain.Date      `json:"first_shipment_on"`
-	Price           *domain.Money    `json:"price"`
+	// NextShipmentOn is first_shipment_on by the name the pages (and PATCH)
+	// give it, so a product can be sent back as it was read.
+	NextShipmentOn domain.Date   `json:"next_shipment_on"`
+	Price          *domain.Money `json:"price"`
 }
 
-func (p productRequest) product() subscription.NewProduct {
+// product returns the product to add; field is where the request holds it
+// ("products[0]"), for the error when its two names for the first shipment
+// disagree.
+func (p productRequest) product(field string) (subscription.NewProduct, error) {
 	np := subscription.NewProduct{
 		ProductID: domain.ProductID(p.ProductID), Name: p.Name, Quantity: 1,
 		FirstShipmentOn: p.FirstShipmentOn, Price: p.Price,
+	}
+	if !p.NextShipmentOn.IsZero() {
+		if !p.FirstShipmentOn.IsZero() && p.FirstShipmentOn != p.NextShipmentOn {
+			return np, domain.Invalid(join(field, "next_shipment_on"), "next_shipment_on and first_shipment_on name the same date; they differ")
+		}
+		np.FirstShipmentOn = p.NextShipmentOn
 	}
 	if p.Quantity != nil {
 		np.Quantity = *p.Quantity
@@ -53,7 +66,7 @@ func (p productRequest) product() subscription.NewProduct {
 	if p.Interval != nil {
 		np.Interval = *p.Interval
 	}
-	return np
+	return np, nil
 }
 
 // cancelRequest is the body of POST /v1/subscriptions/{id}/cancel.
@@ -93,8 +106,13 @@ func (s *Server) handleCreateSubscription(w http.ResponseWriter, r *http.Request
 		DeliveryMethod:  subscription.DeliveryMethod(req.DeliveryMethod),
 		PaymentMethodID: req.PaymentMethodID,
 	}
-	for _, p := range req.Products {
-		c.Products = append(c.Products, p.product())
+	for i, p := range req.Products {
+		np, err := p.product(fmt.Sprintf("products[%d]", i))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		c.Products = append(c.Products, np)
 	}
 	res, err := s.Commands.CreateSubscription(r.Context(), s.metadata(r), c)
 	if err != nil {
@@ -148,7 +166,11 @@ func (s *Server) handleResumeSubscription(w http.ResponseWriter, r *http.Request
 func (s *Server) handleAddProduct(w http.ResponseWriter, r *http.Request) {
 	var req productRequest
 	s.subscriptionCommand(w, r, &req, func(ctx context.Context, id domain.SubscriptionID, ifm *uint64) (command.SubscriptionResult, error) {
-		return s.Commands.AddProduct(ctx, s.metadata(r), id, req.product(), ifm)
+		np, err := req.product("")
+		if err != nil {
+			return command.SubscriptionResult{}, err
+		}
+		return s.Commands.AddProduct(ctx, s.metadata(r), id, np, ifm)
 	})
 }
 

@@ -293,6 +293,14 @@ func TestAPIDashboard(t *testing.T) {
 	require.Equal(t, num(1), at(t, sub, "products.1.quantity"))
 	s.do(t, call{Method: "POST", Path: subPath + "/products", Body: map[string]any{"product_id": "mug", "name": "Mug"}}).
 		fails(t, http.StatusConflict, "product_already_in_subscription", "")
+	// A product is accepted back in the shape the page shows it: its first
+	// shipment as next_shipment_on.
+	sub = s.do(t, call{Method: "POST", Path: subPath + "/products", Body: map[string]any{
+		"product_id": "filter", "name": "Filter", "interval": map[string]any{"unit": "week", "count": 6},
+		"next_shipment_on": today.AddDays(5).String(),
+	}}).ok(t, http.StatusOK)
+	require.Equal(t, today.AddDays(5).String(), at(t, sub, "products.2.next_shipment_on"))
+	sub = s.do(t, call{Method: "DELETE", Path: subPath + "/products/filter"}).ok(t, http.StatusOK)
 
 	next := today.AddDays(10)
 	version := sub["version"].(float64)
@@ -624,6 +632,9 @@ func TestAPIBadInput(t *testing.T) {
 		{"subscription: product date", call{Method: "POST", Path: "/v1/subscriptions", Body: newSub(func(b map[string]any) {
 			b["products"] = []any{map[string]any{"product_id": "tea", "name": "Tea", "first_shipment_on": "2026-02-30"}}
 		})}, 400, "invalid_field", "products[0].first_shipment_on"},
+		{"subscription: product's two first-shipment dates differ", call{Method: "POST", Path: "/v1/subscriptions", Body: newSub(func(b map[string]any) {
+			b["products"] = []any{map[string]any{"product_id": "tea", "name": "Tea", "first_shipment_on": "2099-01-01", "next_shipment_on": "2099-01-02"}}
+		})}, 400, "invalid_field", "products[0].next_shipment_on"},
 		{"subscription: product in the past", call{Method: "POST", Path: "/v1/subscriptions", Body: newSub(func(b map[string]any) {
 			b["products"] = []any{map[string]any{"product_id": "tea", "name": "Tea", "first_shipment_on": "2020-01-01"}}
 		})}, 400, "invalid_field", "products[0].first_shipment_on"},
