@@ -370,6 +370,11 @@ func TestAPIDashboard(t *testing.T) {
 	require.Equal(t, "Keizersgracht 1", at(t, ord, "billing_address.street"))
 	require.Equal(t, fmt.Sprintf("INV-%d-000002", year), at(t, ord, "invoice.number"))
 	inv := s.do(t, call{Method: "GET", Path: "/v1/invoices/" + at(t, ord, "invoice.id").(string), Token: auditorToken}).ok(t, http.StatusOK)
+	// The PDF is made even though this server has no BUSINESS_ADDRESS.
+	pdf := s.do(t, call{Method: "GET", Path: inv["pdf_url"].(string), Token: auditorToken})
+	require.Equal(t, http.StatusOK, pdf.status, "body: %s", pdf.raw)
+	require.Equal(t, "application/pdf", pdf.header.Get("Content-Type"))
+	require.True(t, bytes.HasPrefix(pdf.raw, []byte("%PDF-")))
 	require.Equal(t, money(1898), inv["amount"])
 	require.Equal(t, "open", inv["status"])
 

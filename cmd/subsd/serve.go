@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/subsd/subsd/command"
+	"github.com/subsd/subsd/domain"
 	"github.com/subsd/subsd/eventstore"
 	"github.com/subsd/subsd/eventstore/esdb"
 	"github.com/subsd/subsd/eventstore/eventrouter"
@@ -91,6 +92,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"business_time_zone", cfg.BusinessTimeZone.String(),
 		"version", version,
 	)
+	if cfg.Business.Address == (domain.Address{}) {
+		logger.Warn("BUSINESS_ADDRESS is not set: invoice PDFs carry no seller address and return labels no return address")
+	}
 
 	runsAPI := *role == "all" || *role == "api"
 	runsProjector := *role == "all" || *role == "projector"

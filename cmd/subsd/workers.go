@@ -66,7 +66,7 @@ const riverStopTimeout = 15 * time.Second
 
 // workerParts are the outside world's adapters the workers and handlers
 // use: Stripe (when STRIPE_SECRET_KEY is set), SMTP (when SMTP_URL is set)
-// and the PDF renderer (when BUSINESS_ADDRESS is set). A part that is not
+// and the PDF renderer (always; see Config.Business). A part that is not
 // configured is nil: its jobs then wait in River (unknown kinds are
 // retried) and its endpoints answer 501.
 type workerParts struct {

@@ -40,7 +40,8 @@ import (
 type Business struct {
 	// Name is the legal name printed on invoices (required).
 	Name string
-	// Address is the seller's address on invoices (required).
+	// Address is the seller's address on invoices; the zero Address prints
+	// none (BUSINESS_ADDRESS unset: serve warns at start).
 	Address domain.Address
 	// ReturnAddress is where return labels send parcels; the zero Address
 	// means Address.
@@ -57,8 +58,10 @@ func (b Business) Validate() error {
 	if strings.TrimSpace(b.Name) == "" {
 		return errors.New("business name is required")
 	}
-	if err := b.Address.Validate(); err != nil {
-		return fmt.Errorf("business address: %w", err)
+	if b.Address != (domain.Address{}) {
+		if err := b.Address.Validate(); err != nil {
+			return fmt.Errorf("business address: %w", err)
+		}
 	}
 	if b.ReturnAddress != (domain.Address{}) {
 		if err := b.ReturnAddress.Validate(); err != nil {

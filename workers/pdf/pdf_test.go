@@ -207,6 +207,26 @@ func TestBusinessValidate(t *testing.T) {
 	require.ErrorContains(t, err, "return address")
 }
 
+// TestWithoutSellerAddress: a business with a name and no address (serve
+// without BUSINESS_ADDRESS) still gets its invoices and return labels, with
+// the name and without an address block.
+func TestWithoutSellerAddress(t *testing.T) {
+	t.Parallel()
+	r, err := pdf.New(pdf.Business{Name: "Vivlab B.V."}, amsterdam)
+	require.NoError(t, err)
+	doc, err := r.Invoice(anInvoice(t))
+	require.NoError(t, err)
+	got := squash(text(t, doc))
+	require.Contains(t, got, "VivlabB.V.")
+	require.Contains(t, got, "INV-2026-000042")
+	require.NotContains(t, got, "Keizersgracht")
+	doc, err = r.ReturnLabel(pdf.ReturnLabel{Code: "rl_3", CustomerName: "Ann", From: billing})
+	require.NoError(t, err)
+	got = squash(text(t, doc))
+	require.Contains(t, got, "VivlabB.V.")
+	require.Contains(t, got, "rl_3")
+}
+
 // TestPopplerReadsThem checks the documents with poppler's pdftotext too,
 // the reader most Linux viewers share, where it is installed; the
 // assertions above do not depend on it.
