@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -15,7 +16,8 @@ import (
 	"github.com/subsd/subsd/workers"
 )
 
-// TestJobsUI: River's UI is mounted at /admin/jobs for admins only, with
+// TestJobsUI: River's UI is mounted at /admin/jobs for admins (auditors may
+// read it and change nothing), with
 // the bearer token or HTTP Basic (the token as password, for a browser);
 // without credentials it asks for Basic; its API lists the service's jobs.
 func TestJobsUI(t *testing.T) {
@@ -49,12 +51,25 @@ func TestJobsUI(t *testing.T) {
 	require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Basic")
 	require.Contains(t, body, `"code":"unauthorized"`)
 
-	for _, token := range []string{supportToken, auditorToken, schedulerToken} {
+	for _, token := range []string{supportToken, schedulerToken} {
 		resp, body = get("/admin/jobs", bearer(token))
 		require.Equal(t, http.StatusForbidden, resp.StatusCode, body)
 		resp, body = get("/admin/jobs/api/jobs", basic(token))
 		require.Equal(t, http.StatusForbidden, resp.StatusCode, body)
 	}
+	// Auditors read, and change nothing.
+	resp, body = get("/admin/jobs/api/jobs?state=scheduled", bearer(auditorToken))
+	require.Equal(t, http.StatusOK, resp.StatusCode, body)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, s.baseURL+"/admin/jobs/api/jobs/cancel",
+		strings.NewReader(fmt.Sprintf(`{"job_ids":["%d"]}`, jobID)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+auditorToken)
+	req.Header.Set("Content-Type", "application/json")
+	cancel, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	cancel.Body.Close()
+	require.Equal(t, http.StatusForbidden, cancel.StatusCode)
+
 	resp, _ = get("/admin/jobs", basic("not-a-token-at-all"))
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	resp, _ = get("/admin/jobsfoo", bearer(adminToken))
