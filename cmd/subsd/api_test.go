@@ -40,20 +40,26 @@ type apiServer struct {
 // ready.
 func startAPI(t *testing.T) *apiServer {
 	t.Helper()
-	dbURL := pgtest.NewDatabase(t)
-	s := startServe(t, map[string]string{
-		"DATABASE_URL": dbURL,
+	return startAPIWith(t, map[string]string{
+		"DATABASE_URL": pgtest.NewDatabase(t),
 		"API_TOKENS": "admin:" + adminToken + ",support:" + supportToken + ",auditor:" + auditorToken +
 			",scheduler:" + schedulerToken,
 		// These tests send hundreds of requests in a second; the rate
 		// limiter has tests of its own.
 		"RATE_LIMIT_RPS": "0",
 	})
+}
+
+// startAPIWith runs `subsd serve` with vars (DATABASE_URL among them) and
+// waits until it is ready.
+func startAPIWith(t *testing.T, vars map[string]string) *apiServer {
+	t.Helper()
+	s := startServe(t, vars)
 	require.Eventually(t, func() bool {
 		status, _ := s.get(t, "/readyz")
 		return status == http.StatusOK
 	}, 60*time.Second, 20*time.Millisecond, "never ready; logs:\n%s", s.logs)
-	return &apiServer{subsd: s, dbURL: dbURL}
+	return &apiServer{subsd: s, dbURL: vars["DATABASE_URL"]}
 }
 
 // response is one answer of the API.

@@ -103,7 +103,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"TokensUnknownRole", map[string]string{"API_TOKENS": "root:" + adminToken}, []string{"API_TOKENS:", `entry 1: unknown role "root"`}},
 		{"TokensNoColon", map[string]string{"API_TOKENS": "admin:" + adminToken + "," + auditorToken}, []string{"API_TOKENS:", "entry 2: want role:token"}},
 		{"TokensEmptyEntry", map[string]string{"API_TOKENS": "admin:" + adminToken + ","}, []string{"API_TOKENS:", "entry 2 is empty"}},
-		{"TokensShort", map[string]string{"API_TOKENS": "admin:short"}, []string{"API_TOKENS:", "shorter than 16"}},
+		{"TokensEmpty", map[string]string{"API_TOKENS": "admin:"}, []string{"API_TOKENS:", "entry 1 (admin): the token is empty"}},
 		{"TokensSpace", map[string]string{"API_TOKENS": "admin:admin token 0123456789"}, []string{"API_TOKENS:", "spaces"}},
 		{"TokensDuplicate", map[string]string{"API_TOKENS": "admin:" + adminToken + ",auditor:" + adminToken}, []string{"API_TOKENS:", "entry 2 (auditor): token already given"}},
 		{"DevNotABool", map[string]string{"SUBSD_DEV": "yes"}, []string{"SUBSD_DEV:", `"yes"`}},

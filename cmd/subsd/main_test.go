@@ -346,3 +346,20 @@ func TestCommandLine(t *testing.T) {
 	require.NoError(t, run(t.Context(), []string{"serve", "-h"}, env(nil), io.Discard, &stderr), "-h is not an error")
 	require.Contains(t, stderr.String(), "-role")
 }
+
+// TestServeWarnsOfShortTokens: a short token is accepted (API.md sets no
+// length), and serve warns about it without printing it.
+func TestServeWarnsOfShortTokens(t *testing.T) {
+	t.Parallel()
+	s := startAPIWith(t, map[string]string{"DATABASE_URL": pgtest.NewDatabase(t), "API_TOKENS": "admin:" + adminToken + ",auditor:audit"})
+	rec := s.logs.waitFor(t, "API_TOKENS entry 2 (auditor): the token is shorter than 16 characters, within guessing range")
+	require.Equal(t, "WARN", rec["level"])
+	require.NotContains(t, s.logs.String(), `"audit"`)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, s.baseURL+"/v1/customers", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer audit")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}

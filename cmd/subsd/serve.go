@@ -92,6 +92,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		"business_time_zone", cfg.BusinessTimeZone.String(),
 		"version", version,
 	)
+	for i, t := range cfg.Tokens {
+		if len(t.Secret) < minTokenLength {
+			logger.Warn(fmt.Sprintf("API_TOKENS entry %d (%s): the token is shorter than %d characters, within guessing range", i+1, t.Role, minTokenLength))
+		}
+	}
 	if cfg.Business.Address == (domain.Address{}) {
 		logger.Warn("BUSINESS_ADDRESS is not set: invoice PDFs carry no seller address and return labels no return address")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,16 +22,18 @@ import (
 //
 // The master key is DATA_KEY. Without it, dev mode generates one for the
 // run and prints it (like the API tokens: export it to keep the data
-// readable across restarts; scripts/dev keeps one under .data); otherwise
-// it is an error. The key is checked against the database by migrate
-// (crypto.CheckMasterKey), so cfg.DataKey is set to the generated one.
+// readable across restarts; scripts/dev keeps one under .data). Otherwise
+// the key stored in the database is used, made by the first process that
+// needed one (crypto.StoredMasterKey), with a warning: API.md's
+// configuration has no DATA_KEY, and a service started by it alone must
+// still run; personal data stays erasable, but a copy of the database is no
+// longer ciphertext without the key. The key is checked against the
+// database by migrate (crypto.CheckMasterKey), so cfg.DataKey is set to
+// the one chosen here.
 func openStore(ctx context.Context, cfg *Config, pool *pgxpool.Pool, logger *slog.Logger, stdout io.Writer) (*crypto.Store, func(), error) {
-	if cfg.DataKey == nil {
-		if !cfg.Dev {
-			return nil, nil, errors.New("DATA_KEY is not set, so personal data could not be encrypted: set it to 32 random bytes in base64 " +
-				"(openssl rand -base64 32), and keep it: data written with one key is unreadable with another " +
-				"(or set SUBSD_DEV=1 on a development machine to have one generated)")
-		}
+	switch {
+	case cfg.DataKey != nil:
+	case cfg.Dev:
 		key := make([]byte, crypto.MasterKeySize)
 		_, _ = rand.Read(key) // crypto/rand.Read never fails
 		cfg.DataKey = key
@@ -40,6 +41,17 @@ func openStore(ctx context.Context, cfg *Config, pool *pgxpool.Pool, logger *slo
 		fmt.Fprintf(stdout, "SUBSD_DEV=1 and DATA_KEY unset: generated a data key for this run; personal data written now "+
 			"is unreadable without it (export this line to keep it across restarts):\nDATA_KEY=%s\n",
 			base64.StdEncoding.EncodeToString(key))
+	default:
+		if err := crypto.Migrate(ctx, pool); err != nil {
+			return nil, nil, fmt.Errorf("DATA_KEY unset: %w", err)
+		}
+		key, err := crypto.StoredMasterKey(ctx, pool)
+		if err != nil {
+			return nil, nil, fmt.Errorf("DATA_KEY unset: %w", err)
+		}
+		cfg.DataKey = key
+		logger.Warn("DATA_KEY is not set: using the master key stored in the database; personal data stays erasable, " +
+			"but a copy of the database can read it: set DATA_KEY (openssl rand -base64 32) in production")
 	}
 	inner, closeInner, err := openEventStore(ctx, *cfg, pool, logger)
 	if err != nil {

@@ -10,22 +10,55 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/subsd/subsd/eventstore/crypto"
 	"github.com/subsd/subsd/eventstore/postgres/pgtest"
 )
 
-// TestServeRefusesWithoutDataKey: without DATA_KEY personal data could not
-// be encrypted, so serve and replay do not start (outside dev mode).
-func TestServeRefusesWithoutDataKey(t *testing.T) {
+// TestServeWithoutDataKeyStoresOne: without DATA_KEY (API.md's
+// configuration has none) serve still starts, outside dev mode too: the
+// first process stores a generated master key in the database and warns;
+// a restart, and replay, use the same key (a different one would be
+// refused as the wrong DATA_KEY), and setting another DATA_KEY later is
+// refused.
+func TestServeWithoutDataKeyStoresOne(t *testing.T) {
 	t.Parallel()
-	vars := map[string]string{"API_TOKENS": "admin:" + adminToken, "DATA_KEY": ""}
-	for _, cmd := range []string{"serve", "replay"} {
-		err := run(t.Context(), []string{cmd}, env(vars), io.Discard, io.Discard)
-		require.ErrorContains(t, err, "DATA_KEY is not set", cmd)
-		require.ErrorContains(t, err, "SUBSD_DEV=1", cmd)
+	dbURL := pgtest.NewDatabase(t)
+	vars := map[string]string{"DATABASE_URL": dbURL, "API_TOKENS": "admin:" + adminToken, "DATA_KEY": ""}
+	stored := func() []byte {
+		pool, err := pgxpool.New(t.Context(), dbURL)
+		require.NoError(t, err)
+		defer pool.Close()
+		var key []byte
+		require.NoError(t, pool.QueryRow(t.Context(), `SELECT master_key FROM stored_master_key`).Scan(&key))
+		return key
 	}
+
+	s := startAPIWith(t, vars)
+	rec := s.logs.waitFor(t, "DATA_KEY is not set: using the master key stored in the database; personal data stays erasable, "+
+		"but a copy of the database can read it: set DATA_KEY (openssl rand -base64 32) in production")
+	require.Equal(t, "WARN", rec["level"])
+	key := stored()
+	require.Len(t, key, crypto.MasterKeySize)
+	require.NotContains(t, s.logs.String(), base64.StdEncoding.EncodeToString(key), "the key is never logged")
+	// Personal data is written and read back with it.
+	s.newCustomer(t, "stored-key@example.org")
+	require.NoError(t, s.shutdown(t))
+
+	// A restart, and replay, take the same key: the data keys it wrapped
+	// still open (a wrong key is refused at start).
+	s = startAPIWith(t, vars)
+	require.NoError(t, s.shutdown(t))
+	require.NoError(t, run(t.Context(), []string{"replay"}, env(vars), io.Discard, io.Discard))
+	require.Equal(t, key, stored())
+
+	// Another DATA_KEY is refused, naming the key the data was written with.
+	other := map[string]string{"DATABASE_URL": dbURL, "API_TOKENS": "admin:" + adminToken, "DATA_KEY": testDataKey}
+	err := run(t.Context(), []string{"replay"}, env(other), io.Discard, io.Discard)
+	require.ErrorContains(t, err, "DATA_KEY")
+	require.ErrorIs(t, err, crypto.ErrWrongMasterKey)
 }
 
 // TestServeDevModeGeneratesDataKey: dev mode without DATA_KEY generates one

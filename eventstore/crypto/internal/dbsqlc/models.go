@@ -21,3 +21,9 @@ type CustomerDataStream struct {
 	StreamID   string
 	RecordedAt time.Time
 }
+
+type StoredMasterKey struct {
+	Singleton bool
+	MasterKey []byte
+	CreatedAt time.Time
+}
