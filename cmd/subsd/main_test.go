@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/subsd/subsd/eventstore/postgres/pgtest"
+	"github.com/subsd/subsd/workers/mail/mailtest"
 )
 
 // logBuffer collects what run logs (JSON, one record a line) so a test can
@@ -362,4 +363,24 @@ func TestServeWarnsOfShortTokens(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// TestServeWithAPIConfigurationOnly starts serve with only the variables
+// API.md's "Running" table names (no DATA_KEY, MAIL_FROM or BUSINESS_*) and
+// sends a return label: the email goes out through SMTP from the
+// placeholder sender, with its PDF.
+func TestServeWithAPIConfigurationOnly(t *testing.T) {
+	t.Parallel()
+	smtp := mailtest.NewServer(t)
+	s := startAPIWith(t, map[string]string{
+		"DATABASE_URL": pgtest.NewDatabase(t), "API_TOKENS": "admin:" + adminToken,
+		"SMTP_URL": smtp.URL.String(), "DATA_KEY": "",
+	})
+	s.logs.waitFor(t, "MAIL_FROM is not set: emails are sent from noreply@localhost.localdomain until the email settings name a sender (PUT /v1/settings/email from_address)")
+	cus := s.newCustomer(t, "api-only@example.org")
+	s.do(t, call{Method: "POST", Path: "/v1/customers/" + cus + "/return-label"}).ok(t, http.StatusOK)
+	msgs := smtp.Wait(t, 1, 30*time.Second)
+	require.Equal(t, "noreply@localhost.localdomain", msgs[0].From)
+	require.Equal(t, []string{"api-only@example.org"}, msgs[0].To)
+	require.Len(t, msgs[0].Attachments, 1)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 
+	"github.com/subsd/subsd/domain"
 	"github.com/subsd/subsd/eventstore"
 	"github.com/subsd/subsd/http"
 	"github.com/subsd/subsd/workers"
@@ -105,13 +106,26 @@ func newWorkerParts(cfg Config, pool *pgxpool.Pool, store eventstore.Store, now 
 		if err != nil {
 			return nil, fmt.Errorf("loading the email templates: %w", err)
 		}
+		fromName, from := cfg.MailFromName, cfg.MailFrom
+		if from == "" {
+			// API.md's configuration names no sender: rather than hold
+			// every email until the email settings name one, send from a
+			// placeholder the settings' from_address replaces.
+			fromName, from = cfg.Business.Name, fallbackSender
+			logger.Warn("MAIL_FROM is not set: emails are sent from " + string(from) +
+				" until the email settings name a sender (PUT /v1/settings/email from_address)")
+		}
 		p.emails = &workers.Emails{
 			Store: store, Mailer: mailer, Templates: templates, Documents: p.documents,
-			DefaultFromName: cfg.MailFromName, DefaultFrom: cfg.MailFrom, Clock: now, Logger: logger,
+			DefaultFromName: fromName, DefaultFrom: from, Clock: now, Logger: logger,
 		}
 	}
 	return p, nil
 }
+
+// fallbackSender is the sender of emails when neither MAIL_FROM nor the
+// email settings name one.
+const fallbackSender domain.Email = "noreply@localhost.localdomain"
 
 // addWorkers registers the configured parts' River workers.
 func (p *workerParts) addWorkers(ws *river.Workers) {
